@@ -1,0 +1,193 @@
+//! Maps `(method, canonical path)` to what answers it: a custom route, a
+//! Users & Permissions route, a content-type route, a passthrough prefix,
+//! or nothing (404).
+//!
+//! Precedence: custom routes (in file order), then the U&P routes, then the
+//! content types. Prefixes match by whole segment.
+
+use std::sync::OnceLock;
+
+use crate::method::Method;
+use crate::path::CanonicalPath;
+use crate::pattern::RoutePattern;
+use crate::policy::{CompiledType, ContentKind, Policy};
+use crate::users_permissions::{ROUTES, UpRoute};
+
+/// Which kind of route produced an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteSource {
+    /// Index into [`Policy::routes`].
+    Custom(usize),
+    /// A route the gateway answers itself.
+    UsersPermissions(&'static UpRoute),
+    ContentType,
+}
+
+/// What a request resolves to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'p> {
+    /// A permission-checked action (`api::post.post.find`).
+    Action {
+        action: &'p str,
+        source: RouteSource,
+    },
+    /// Outside the API prefix, under a `server.passthrough` prefix.
+    Passthrough,
+    /// A CORS preflight (`OPTIONS`) for a path some route serves.
+    Preflight,
+    NotFound,
+}
+
+/// The resolved target and the exact path to forward if it is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved<'p> {
+    pub target: Target<'p>,
+    pub forward_path: String,
+}
+
+fn starts_with_ci(segs: &[&str], prefix: &[String]) -> bool {
+    segs.len() >= prefix.len() && prefix.iter().zip(segs).all(|(p, s)| p.eq_ignore_ascii_case(s))
+}
+
+fn up_patterns() -> &'static [Option<RoutePattern>] {
+    static PATTERNS: OnceLock<Vec<Option<RoutePattern>>> = OnceLock::new();
+    PATTERNS.get_or_init(|| {
+        ROUTES
+            .iter()
+            .map(|r| RoutePattern::parse(&format!("/{}", r.path.trim_end_matches("/*"))).ok())
+            .collect()
+    })
+}
+
+impl Policy {
+    /// Resolves a request. Never fails: anything unknown is `NotFound`.
+    pub fn resolve(&self, method: Method, path: &CanonicalPath) -> Resolved<'_> {
+        let segs: Vec<&str> = path.segments().collect();
+        if !starts_with_ci(&segs, &self.api_prefix) {
+            let pass = self
+                .passthrough
+                .iter()
+                .any(|p| segs.len() >= p.len() && p.iter().zip(&segs).all(|(a, b)| a == b));
+            let target = if pass { Target::Passthrough } else { Target::NotFound };
+            return Resolved {
+                target,
+                forward_path: path.as_str().to_owned(),
+            };
+        }
+        if method == Method::Options {
+            return self.resolve_preflight(&segs, path);
+        }
+        self.resolve_api(method.routed(), &segs).unwrap_or_else(|| Resolved {
+            target: Target::NotFound,
+            forward_path: path.as_str().to_owned(),
+        })
+    }
+
+    fn resolve_preflight(&self, segs: &[&str], path: &CanonicalPath) -> Resolved<'_> {
+        let methods = [Method::Get, Method::Post, Method::Put, Method::Delete, Method::Patch];
+        match methods.iter().find_map(|m| self.resolve_api(*m, segs)) {
+            Some(r) => Resolved {
+                target: Target::Preflight,
+                forward_path: r.forward_path,
+            },
+            None => Resolved {
+                target: Target::NotFound,
+                forward_path: path.as_str().to_owned(),
+            },
+        }
+    }
+
+    fn prefix_path(&self) -> String {
+        let mut out = String::with_capacity(64);
+        for p in &self.api_prefix {
+            out.push('/');
+            out.push_str(p);
+        }
+        out
+    }
+
+    fn resolve_api(&self, method: Method, segs: &[&str]) -> Option<Resolved<'_>> {
+        for (i, route) in self.routes.iter().enumerate() {
+            if route.method == method && route.pattern.matches(segs) {
+                let mut forward_path = String::with_capacity(64);
+                route.pattern.write_forward(segs, &mut forward_path);
+                let source = RouteSource::Custom(i);
+                let target = Target::Action {
+                    action: &route.action,
+                    source,
+                };
+                return Some(Resolved {
+                    target,
+                    forward_path,
+                });
+            }
+        }
+        let rest = &segs[self.api_prefix.len()..];
+        for (up, pattern) in ROUTES.iter().zip(up_patterns()) {
+            let Some(pattern) = pattern else { continue };
+            if up.method != method {
+                continue;
+            }
+            let n = pattern.segments().len();
+            let matched = if up.path.ends_with("/*") {
+                rest.len() > n && pattern.matches(&rest[..n])
+            } else {
+                pattern.matches(rest)
+            };
+            if matched {
+                let mut forward_path = self.prefix_path();
+                pattern.write_forward(&rest[..n], &mut forward_path);
+                for s in &rest[n..] {
+                    forward_path.push('/');
+                    forward_path.push_str(s);
+                }
+                let source = RouteSource::UsersPermissions(up);
+                let target = Target::Action {
+                    action: up.action,
+                    source,
+                };
+                return Some(Resolved {
+                    target,
+                    forward_path,
+                });
+            }
+        }
+        self.resolve_content(method, rest)
+    }
+
+    fn resolve_content(&self, method: Method, rest: &[&str]) -> Option<Resolved<'_>> {
+        let first = rest.first()?;
+        let ct = self.types_by_segment.get(&first.to_ascii_lowercase())?;
+        let action = content_action(ct, method, rest.len())?;
+        let mut forward_path = self.prefix_path();
+        forward_path.push('/');
+        forward_path.push_str(&ct.segment);
+        if let Some(id) = rest.get(1) {
+            forward_path.push('/');
+            forward_path.push_str(id);
+        }
+        let target = Target::Action {
+            action,
+            source: RouteSource::ContentType,
+        };
+        Some(Resolved {
+            target,
+            forward_path,
+        })
+    }
+}
+
+fn content_action(ct: &CompiledType, method: Method, len: usize) -> Option<&str> {
+    let action = match (ct.kind, method, len) {
+        (ContentKind::Collection, Method::Get, 1) => &ct.find,
+        (ContentKind::Collection, Method::Post, 1) => &ct.create,
+        (ContentKind::Collection, Method::Get, 2) => &ct.find_one,
+        (ContentKind::Collection, Method::Put, 2) => &ct.update,
+        (ContentKind::Collection, Method::Delete, 2) => &ct.delete,
+        (ContentKind::Single, Method::Get, 1) => &ct.find,
+        (ContentKind::Single, Method::Put, 1) => &ct.update,
+        (ContentKind::Single, Method::Delete, 1) => &ct.delete,
+        _ => return None,
+    };
+    Some(action)
+}
