@@ -1,0 +1,94 @@
+//! `portcullis serve`: build the shared state, then hand over to Pingora.
+
+use std::net::ToSocketAddrs;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+
+use anyhow::{Context, bail};
+use arc_swap::ArcSwap;
+use portcullis_auth::JwtKeys;
+use portcullis_config::{AuthorizationMode as CfgAuth, GatewayConfig};
+use portcullis_proxy::headers::ReservedHeaders;
+use portcullis_proxy::{AppState, AuthorizationMode, IdentityHeaderNames, Settings, UserDirectory};
+use portcullis_store::{Store, UserCache};
+
+fn settings(g: &GatewayConfig) -> anyhow::Result<Settings> {
+    let upstream = (g.upstream.host.as_str(), g.upstream.port)
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve upstream {}", g.upstream.url))?
+        .next()
+        .with_context(|| format!("upstream {} has no address", g.upstream.url))?;
+    let authorization = match g.upstream.authorization {
+        CfgAuth::Strip => AuthorizationMode::Strip,
+        CfgAuth::Passthrough => AuthorizationMode::Passthrough,
+        CfgAuth::Replace => AuthorizationMode::Replace,
+    };
+    let h = &g.headers;
+    Ok(Settings {
+        listen: g.server.listen.to_string(),
+        threads: g.server.threads,
+        shutdown_timeout: g.server.shutdown_timeout.into(),
+        upstream,
+        authorization,
+        upstream_authorization: g.upstream.token.as_ref().map(|t| format!("Bearer {t}")),
+        connect_timeout: g.upstream.connect_timeout.into(),
+        read_timeout: g.upstream.read_timeout.into(),
+        headers: IdentityHeaderNames {
+            user_id: h.user_id.clone(),
+            user_role: h.user_role.clone(),
+            auth_method: h.auth_method.clone(),
+            token_id: h.token_id.clone(),
+            action: h.action.clone(),
+        },
+        email_confirmation: g.users_permissions.email_confirmation,
+    })
+}
+
+fn init_logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let text = std::io::stderr().is_terminal()
+        || std::env::var("PORTCULLIS_LOG_FORMAT").is_ok_and(|v| v == "text");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if text { builder.try_init() } else { builder.json().try_init() };
+}
+
+pub fn run(config: &Path) -> anyhow::Result<()> {
+    let loaded = crate::load(config)?;
+    let g = &loaded.gateway;
+    if g.jwt.secret.is_empty() {
+        bail!("{}: jwt.secret must be set (e.g. jwt.secret: \"${{JWT_SECRET}}\")", config.display());
+    }
+    init_logging();
+    let settings = settings(g)?;
+    portcullis_proxy::server::check_listen(&settings.listen).map_err(anyhow::Error::msg)?;
+    // The background runtime owns database connections (see UserDirectory).
+    let background = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("portcullis-bg")
+        .enable_all()
+        .build()
+        .context("cannot start the background runtime")?;
+    let store = background
+        .block_on(Store::connect(&g.store.url))
+        .with_context(|| format!("cannot open the store ({:?})", g.store.kind()))?;
+    let cache = UserCache::new(g.cache.ttl.into());
+    let users = UserDirectory::new(cache, store, background.handle().clone());
+    let reserved = ReservedHeaders::new(&settings.headers);
+    let state = Arc::new(AppState {
+        policy: ArcSwap::from_pointee(loaded.policy),
+        jwt: JwtKeys::new(g.jwt.secret.as_bytes(), g.jwt.expires_in.into()),
+        users,
+        settings,
+        reserved,
+        in_flight: AtomicUsize::new(0),
+    });
+    if g.policies.watch {
+        crate::watch::spawn(state.clone(), config, g, background.handle());
+    }
+    // Keep the background runtime alive for the life of the process.
+    std::mem::forget(background);
+    portcullis_proxy::server::run(state)
+}

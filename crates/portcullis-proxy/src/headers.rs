@@ -1,0 +1,176 @@
+//! Header hygiene (CONTRACT §5): what the upstream may receive and what the
+//! client may see. Pure functions over Pingora's header types.
+
+use pingora::http::{RequestHeader, ResponseHeader};
+
+use crate::settings::IdentityHeaderNames;
+
+/// Header families only the gateway may set. Compared after lower-casing and
+/// turning `_` into `-`, so `X_User_Id` and `x-user-id` are the same name
+/// (some servers merge them; CGI-style stacks always do).
+const RESERVED_PREFIXES: &[&str] = &["x-user-", "x-auth-", "x-api-token-", "x-strapi-", "x-gateway-"];
+const RESERVED_EXACT: &[&str] = &[
+    "x-permission",
+    "x-forwarded-user",
+    // Method overrides: a GET authorized as `find` must not become a DELETE.
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    // Routing overrides: the path authorized is the path served.
+    "x-original-url",
+    "x-rewrite-url",
+];
+
+/// Recognises reserved header names, including the configured ones.
+#[derive(Debug, Clone)]
+pub struct ReservedHeaders {
+    configured: Vec<String>,
+}
+
+fn normalize(name: &str) -> String {
+    name.bytes()
+        .map(|b| if b == b'_' { '-' } else { char::from(b.to_ascii_lowercase()) })
+        .collect()
+}
+
+impl ReservedHeaders {
+    pub fn new(names: &IdentityHeaderNames) -> ReservedHeaders {
+        let configured = [
+            &names.user_id,
+            &names.user_role,
+            &names.auth_method,
+            &names.token_id,
+            &names.action,
+        ]
+        .iter()
+        .map(|n| normalize(n))
+        .collect();
+        ReservedHeaders { configured }
+    }
+
+    pub fn is_reserved(&self, name: &str) -> bool {
+        let n = normalize(name);
+        RESERVED_PREFIXES.iter().any(|p| n.starts_with(p))
+            || RESERVED_EXACT.contains(&n.as_str())
+            || n.starts_with("x-permission-")
+            || self.configured.contains(&n)
+    }
+}
+
+const CONNECTION_KEEP: &[&str] = &["keep-alive", "close", "upgrade"];
+
+/// Removes from a request going upstream: every reserved header, every
+/// header the client marked hop-by-hop in `Connection` (so a client cannot
+/// ask a later hop to drop the identity headers we set), and `Connection`
+/// itself unless it only carries connection options.
+pub fn sanitize_request(req: &mut RequestHeader, reserved: &ReservedHeaders) {
+    let mut listed: Vec<String> = Vec::new();
+    let mut only_options = true;
+    for v in req.headers.get_all("connection") {
+        for token in String::from_utf8_lossy(v.as_bytes()).split(',') {
+            let t = token.trim().to_ascii_lowercase();
+            if t.is_empty() || CONNECTION_KEEP.contains(&t.as_str()) {
+                continue;
+            }
+            only_options = false;
+            listed.push(t);
+        }
+    }
+    if !only_options {
+        req.remove_header("connection");
+        for name in &listed {
+            req.remove_header(name.as_str());
+        }
+    }
+    let doomed: Vec<String> = req
+        .headers
+        .keys()
+        .map(|k| k.as_str())
+        .filter(|k| reserved.is_reserved(k))
+        .map(str::to_owned)
+        .collect();
+    for name in doomed {
+        req.remove_header(name.as_str());
+    }
+}
+
+/// Removes identity headers and `X-Powered-By` from a response.
+pub fn sanitize_response(resp: &mut ResponseHeader, reserved: &ReservedHeaders) {
+    let doomed: Vec<String> = resp
+        .headers
+        .keys()
+        .map(|k| k.as_str())
+        .filter(|k| *k == "x-powered-by" || reserved.is_reserved(k))
+        .map(str::to_owned)
+        .collect();
+    for name in doomed {
+        resp.remove_header(name.as_str());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reserved() -> ReservedHeaders {
+        let mut names = IdentityHeaderNames::default();
+        names.user_id = "X-Caller".into();
+        ReservedHeaders::new(&names)
+    }
+
+    fn req(headers: &[(&str, &str)]) -> RequestHeader {
+        let mut r = RequestHeader::build("GET", b"/api/posts", None).unwrap();
+        for (k, v) in headers {
+            r.append_header(k.to_string(), *v).unwrap();
+        }
+        r
+    }
+
+    #[test]
+    fn reserved_families_in_any_spelling() {
+        let r = reserved();
+        for n in [
+            "X-User-Id", "x-user-role", "X_User_Id", "X-USER-ANYTHING", "x-auth-method", "X-Api-Token-Id",
+            "X-Permission", "x_permission", "X-Strapi-User", "X-Forwarded-User", "X-Gateway-Secret",
+            "X-Caller", "x_caller", "X-HTTP-Method-Override", "X-Method-Override", "X-HTTP-Method",
+            "X-Original-URL", "X-Rewrite-Url",
+        ] {
+            assert!(r.is_reserved(n), "{n}");
+        }
+        for n in ["Authorization", "X-Request-Id", "X-Users", "X-Forwarded-For", "Content-Type"] {
+            assert!(!r.is_reserved(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn spoofed_identity_headers_are_removed() {
+        let mut r = req(&[("X-User-Id", "1"), ("x_user_role", "admin"), ("Accept", "*/*")]);
+        sanitize_request(&mut r, &reserved());
+        assert!(r.headers.get("x-user-id").is_none());
+        assert!(r.headers.get("x_user_role").is_none());
+        assert!(r.headers.get("accept").is_some());
+    }
+
+    #[test]
+    fn headers_named_in_connection_are_dropped_with_connection() {
+        let mut r = req(&[("Connection", "keep-alive, X-Foo, x-user-id"), ("X-Foo", "1")]);
+        sanitize_request(&mut r, &reserved());
+        assert!(r.headers.get("connection").is_none());
+        assert!(r.headers.get("x-foo").is_none());
+        let mut r = req(&[("Connection", "keep-alive")]);
+        sanitize_request(&mut r, &reserved());
+        assert!(r.headers.get("connection").is_some());
+    }
+
+    #[test]
+    fn responses_lose_identity_and_powered_by() {
+        let mut resp = ResponseHeader::build(200, None).unwrap();
+        resp.append_header("X-Powered-By", "Strapi").unwrap();
+        resp.append_header("X-User-Id", "5").unwrap();
+        resp.append_header("Content-Type", "application/json").unwrap();
+        sanitize_response(&mut resp, &reserved());
+        assert!(resp.headers.get("x-powered-by").is_none());
+        assert!(resp.headers.get("x-user-id").is_none());
+        assert!(resp.headers.get("content-type").is_some());
+    }
+}

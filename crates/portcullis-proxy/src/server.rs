@@ -1,0 +1,99 @@
+//! Running the gateway: the Pingora server, and shutdown that drains.
+//!
+//! Pingora's own graceful terminate stops the listeners and then sleeps a
+//! fixed grace period. Portcullis stops the listeners the same way on
+//! SIGTERM *and* SIGINT, then exits as soon as no request is in flight (or
+//! when `server.shutdown_timeout` runs out), always with status 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use pingora::proxy::http_proxy_service;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::gateway::{AppState, Gateway};
+
+/// Waits for SIGTERM or SIGINT, then starts the drain.
+struct DrainOnSignal {
+    state: Arc<AppState>,
+}
+
+async fn any_signal() {
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "cannot watch for signals; the gateway will only stop when killed");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+#[async_trait]
+impl ShutdownSignalWatch for DrainOnSignal {
+    async fn recv(&self) -> ShutdownSignal {
+        any_signal().await;
+        let state = self.state.clone();
+        let limit = state.settings.shutdown_timeout;
+        tracing::info!(in_flight = state.in_flight.load(Ordering::Acquire), "shutting down: draining");
+        std::thread::spawn(move || drain_then_exit(&state, limit));
+        ShutdownSignal::GracefulTerminate
+    }
+}
+
+fn drain_then_exit(state: &AppState, limit: Duration) {
+    let start = Instant::now();
+    // Let the listeners close before counting.
+    std::thread::sleep(Duration::from_millis(100));
+    loop {
+        let n = state.in_flight.load(Ordering::Acquire);
+        if n == 0 {
+            tracing::info!(elapsed_ms = start.elapsed().as_millis() as u64, "drained, exiting");
+            std::process::exit(0);
+        }
+        if start.elapsed() >= limit {
+            tracing::warn!(in_flight = n, "shutdown timeout reached, exiting");
+            std::process::exit(0);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Checks that the proxy address can be bound, for a clear start-up error.
+pub fn check_listen(addr: &str) -> Result<(), String> {
+    TcpListener::bind(addr)
+        .map(drop)
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+/// Runs the gateway until a signal; never returns.
+pub fn run(state: Arc<AppState>) -> ! {
+    let s = &state.settings;
+    let conf = ServerConf {
+        threads: s.threads.max(1),
+        grace_period_seconds: Some(s.shutdown_timeout.as_secs().saturating_add(1)),
+        graceful_shutdown_timeout_seconds: Some(1),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let mut proxy = http_proxy_service(&server.configuration, Gateway::new(state.clone()));
+    proxy.add_tcp(&s.listen);
+    server.add_service(proxy);
+    tracing::info!(listen = %s.listen, upstream = %s.upstream, "portcullis serving");
+    server.run(RunArgs {
+        shutdown_signal: Box::new(DrainOnSignal { state: state.clone() }),
+    });
+    std::process::exit(0)
+}
