@@ -57,7 +57,9 @@ pub struct JwtKeys {
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the secret.
-        f.debug_struct("JwtKeys").field("expires_in", &self.expires_in).finish()
+        f.debug_struct("JwtKeys")
+            .field("expires_in", &self.expires_in)
+            .finish()
     }
 }
 
@@ -65,7 +67,9 @@ impl std::fmt::Debug for JwtKeys {
 fn user_id(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64(),
-        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()
+        }
         _ => None,
     }
 }

@@ -24,7 +24,11 @@ pub fn run(config: &Path, args: &Args) -> anyhow::Result<()> {
     let policy = &loaded.policy;
     let method = Method::parse(&args.method.to_ascii_uppercase());
     let raw_path = args.path.split('?').next().unwrap_or_default();
-    println!("request:   {} {}", args.method.to_ascii_uppercase(), args.path);
+    println!(
+        "request:   {} {}",
+        args.method.to_ascii_uppercase(),
+        args.path
+    );
     let canonical = match canonicalize(raw_path) {
         Ok(c) => c,
         Err(e) => {
@@ -34,12 +38,20 @@ pub fn run(config: &Path, args: &Args) -> anyhow::Result<()> {
     };
     let user_role;
     let (caller, who) = match (&args.role, &args.token) {
-        (Some(role), _) if role == "public" => (Caller::Public, "anonymous (role public)".to_owned()),
-        (Some(role), _) => (Caller::User { id: 0, role }, format!("a user of role {role}")),
+        (Some(role), _) if role == "public" => {
+            (Caller::Public, "anonymous (role public)".to_owned())
+        }
+        (Some(role), _) => (
+            Caller::User { id: 0, role },
+            format!("a user of role {role}"),
+        ),
         (None, Some(token)) => {
             user_role = token_role(&loaded, token)?;
             match &user_role {
-                Ok((id, role)) => (Caller::User { id: *id, role }, format!("user {id} (role {role})")),
+                Ok((id, role)) => (
+                    Caller::User { id: *id, role },
+                    format!("user {id} (role {role})"),
+                ),
                 Err(f) => (Caller::Rejected(*f), "a refused credential".to_owned()),
             }
         }
@@ -48,7 +60,10 @@ pub fn run(config: &Path, args: &Args) -> anyhow::Result<()> {
     let d = policy.decide(method, &canonical, &caller);
     let gateway_served = matches!(
         policy.resolve(method, &canonical).target,
-        Target::Action { source: RouteSource::UsersPermissions(_), .. }
+        Target::Action {
+            source: RouteSource::UsersPermissions(_),
+            ..
+        }
     );
     println!("canonical: {}", d.forward_path);
     println!("caller:    {who}");
@@ -78,7 +93,9 @@ fn token_role(
     let Ok(claims) = keys.verify(token) else {
         return Ok(Err(AuthFailure::InvalidToken));
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let state = rt.block_on(async {
         let store = portcullis_store::Store::connect(&g.store.url).await?;
         store.user_state(claims.id).await

@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "portcullis", version, about = "Authorization gateway for Strapi and REST APIs")]
+#[command(
+    name = "portcullis",
+    version,
+    about = "Authorization gateway for Strapi and REST APIs"
+)]
 struct Cli {
     /// The gateway configuration file.
     #[arg(long, global = true, default_value = "gateway.yaml")]

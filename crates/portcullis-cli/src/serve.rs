@@ -51,15 +51,26 @@ fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let text = std::io::stderr().is_terminal()
         || std::env::var("PORTCULLIS_LOG_FORMAT").is_ok_and(|v| v == "text");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if text { builder.try_init() } else { builder.json().try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if text {
+        builder.try_init()
+    } else {
+        builder.json().try_init()
+    };
 }
 
 pub fn run(config: &Path) -> anyhow::Result<()> {
     let loaded = crate::load(config)?;
     let g = &loaded.gateway;
-    if g.jwt.secret.is_empty() {
-        bail!("{}: jwt.secret must be set (e.g. jwt.secret: \"${{JWT_SECRET}}\")", config.display());
+    if let Err(diags) = loaded.ready_to_serve() {
+        let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        bail!(
+            "cannot serve with {}:\n{}",
+            config.display(),
+            lines.join("\n")
+        );
     }
     init_logging();
     let settings = settings(g)?;

@@ -59,7 +59,9 @@ pub fn run(config: &Path, cmd: Command) -> anyhow::Result<()> {
         bail!("password must be less than 73 bytes");
     }
     let hash = hash_password(&password).context("cannot hash the password")?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let user = rt.block_on(async {
         let store = Store::connect(&loaded.gateway.store.url).await?;
         store
@@ -75,6 +77,9 @@ pub fn run(config: &Path, cmd: Command) -> anyhow::Result<()> {
             .await
     });
     let user = user.with_context(|| format!("cannot create user {username:?}"))?;
-    println!("created user {} ({}, role {})", user.id, user.username, user.role);
+    println!(
+        "created user {} ({}, role {})",
+        user.id, user.username, user.role
+    );
     Ok(())
 }

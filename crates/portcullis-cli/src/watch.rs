@@ -21,7 +21,10 @@ fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
         .flatten()
         .filter_map(|e| {
             let path = e.path();
-            let ext = path.extension().and_then(|x| x.to_str()).unwrap_or_default();
+            let ext = path
+                .extension()
+                .and_then(|x| x.to_str())
+                .unwrap_or_default();
             if ext != "yaml" && ext != "yml" {
                 return None;
             }

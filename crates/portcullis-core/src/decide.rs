@@ -32,8 +32,14 @@ pub enum TokenAccess<'a> {
 pub enum Caller<'a> {
     /// No `Authorization`, or not a two-part `Bearer` one.
     Public,
-    User { id: i64, role: &'a str },
-    ApiToken { id: i64, access: TokenAccess<'a> },
+    User {
+        id: i64,
+        role: &'a str,
+    },
+    ApiToken {
+        id: i64,
+        access: TokenAccess<'a>,
+    },
     Rejected(AuthFailure),
 }
 
@@ -154,7 +160,10 @@ impl Policy {
                 Some(role) => role_decision(role.kind.as_str(), role.grants(action)),
                 // A policy without a public role grants anonymous callers
                 // nothing; config validation refuses such a policy anyway.
-                None => (Outcome::Deny(Deny::MISSING_CREDENTIALS), Rule::PublicHasNoPermissions),
+                None => (
+                    Outcome::Deny(Deny::MISSING_CREDENTIALS),
+                    Rule::PublicHasNoPermissions,
+                ),
             },
             Caller::User { role, .. } => match self.roles.get_key_value(role) {
                 Some((kind, r)) => role_decision(kind.as_str(), r.grants(action)),

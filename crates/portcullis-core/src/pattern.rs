@@ -24,7 +24,9 @@ pub enum PatternError {
     EmptySegment,
     #[error("route parameter has no name")]
     EmptyParam,
-    #[error("route segment {0:?} is not canonical (use plain characters, no '.' or '..', no escapes)")]
+    #[error(
+        "route segment {0:?} is not canonical (use plain characters, no '.' or '..', no escapes)"
+    )]
     NotCanonical(String),
 }
 
@@ -87,10 +89,14 @@ impl RoutePattern {
     /// Whether some path matches both patterns.
     pub fn overlaps(&self, other: &RoutePattern) -> bool {
         self.segments.len() == other.segments.len()
-            && self.segments.iter().zip(&other.segments).all(|(a, b)| match (a, b) {
-                (PatternSeg::Literal(x), PatternSeg::Literal(y)) => x.eq_ignore_ascii_case(y),
-                _ => true,
-            })
+            && self
+                .segments
+                .iter()
+                .zip(&other.segments)
+                .all(|(a, b)| match (a, b) {
+                    (PatternSeg::Literal(x), PatternSeg::Literal(y)) => x.eq_ignore_ascii_case(y),
+                    _ => true,
+                })
     }
 
     /// Writes the canonical forward path for a matching request: literals in
@@ -153,9 +159,18 @@ mod tests {
     #[test]
     fn bad_patterns_are_rejected() {
         assert_eq!(RoutePattern::parse("api"), Err(PatternError::NotAbsolute));
-        assert_eq!(RoutePattern::parse("/api//x"), Err(PatternError::EmptySegment));
+        assert_eq!(
+            RoutePattern::parse("/api//x"),
+            Err(PatternError::EmptySegment)
+        );
         assert_eq!(RoutePattern::parse("/api/:"), Err(PatternError::EmptyParam));
-        assert!(matches!(RoutePattern::parse("/api/%70"), Err(PatternError::NotCanonical(_))));
-        assert!(matches!(RoutePattern::parse("/api/.."), Err(PatternError::NotCanonical(_))));
+        assert!(matches!(
+            RoutePattern::parse("/api/%70"),
+            Err(PatternError::NotCanonical(_))
+        ));
+        assert!(matches!(
+            RoutePattern::parse("/api/.."),
+            Err(PatternError::NotCanonical(_))
+        ));
     }
 }

@@ -155,7 +155,11 @@ impl Policy {
             );
         }
         let role_order = spec.roles.iter().map(|r| r.kind.clone()).collect();
-        let roles = spec.roles.into_iter().map(|r| (r.kind.clone(), r)).collect();
+        let roles = spec
+            .roles
+            .into_iter()
+            .map(|r| (r.kind.clone(), r))
+            .collect();
         Policy {
             api_prefix: split_segments(&spec.api_prefix),
             passthrough: spec.passthrough.iter().map(|p| split_segments(p)).collect(),

@@ -46,7 +46,11 @@ pub struct Resolved<'p> {
 }
 
 fn starts_with_ci(segs: &[&str], prefix: &[String]) -> bool {
-    segs.len() >= prefix.len() && prefix.iter().zip(segs).all(|(p, s)| p.eq_ignore_ascii_case(s))
+    segs.len() >= prefix.len()
+        && prefix
+            .iter()
+            .zip(segs)
+            .all(|(p, s)| p.eq_ignore_ascii_case(s))
 }
 
 fn up_patterns() -> &'static [Option<RoutePattern>] {
@@ -68,7 +72,11 @@ impl Policy {
                 .passthrough
                 .iter()
                 .any(|p| segs.len() >= p.len() && p.iter().zip(&segs).all(|(a, b)| a == b));
-            let target = if pass { Target::Passthrough } else { Target::NotFound };
+            let target = if pass {
+                Target::Passthrough
+            } else {
+                Target::NotFound
+            };
             return Resolved {
                 target,
                 forward_path: path.as_str().to_owned(),
@@ -77,14 +85,21 @@ impl Policy {
         if method == Method::Options {
             return self.resolve_preflight(&segs, path);
         }
-        self.resolve_api(method.routed(), &segs).unwrap_or_else(|| Resolved {
-            target: Target::NotFound,
-            forward_path: path.as_str().to_owned(),
-        })
+        self.resolve_api(method.routed(), &segs)
+            .unwrap_or_else(|| Resolved {
+                target: Target::NotFound,
+                forward_path: path.as_str().to_owned(),
+            })
     }
 
     fn resolve_preflight(&self, segs: &[&str], path: &CanonicalPath) -> Resolved<'_> {
-        let methods = [Method::Get, Method::Post, Method::Put, Method::Delete, Method::Patch];
+        let methods = [
+            Method::Get,
+            Method::Post,
+            Method::Put,
+            Method::Delete,
+            Method::Patch,
+        ];
         match methods.iter().find_map(|m| self.resolve_api(*m, segs)) {
             Some(r) => Resolved {
                 target: Target::Preflight,

@@ -10,7 +10,12 @@ use crate::*;
 fn perms(entries: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
     entries
         .iter()
-        .map(|(uid, acts)| (uid.to_string(), acts.iter().map(|a| a.to_string()).collect()))
+        .map(|(uid, acts)| {
+            (
+                uid.to_string(),
+                acts.iter().map(|a| a.to_string()).collect(),
+            )
+        })
         .collect()
 }
 
@@ -39,9 +44,21 @@ fn policy_with_public(public: &[(&str, &[&str])]) -> Policy {
             },
         ],
         routes: vec![
-            route(Method::Get, "/api/posts/:id/related", "api::post.post.findOne"),
-            route(Method::Post, "/api/newsletter", "api::newsletter.newsletter.subscribe"),
-            route(Method::Get, "/api/posts/featured", "api::post.post.featured"),
+            route(
+                Method::Get,
+                "/api/posts/:id/related",
+                "api::post.post.findOne",
+            ),
+            route(
+                Method::Post,
+                "/api/newsletter",
+                "api::newsletter.newsletter.subscribe",
+            ),
+            route(
+                Method::Get,
+                "/api/posts/featured",
+                "api::post.post.featured",
+            ),
         ],
         roles: vec![
             Role::new("public", "Public", "", perms(public)),
@@ -98,7 +115,10 @@ fn anonymous_with_an_empty_public_role_is_401() {
 #[test]
 fn a_user_is_decided_by_its_role() {
     let p = policy();
-    assert_eq!(decide(&p, "POST", "/api/posts", user("authenticated")).outcome, Outcome::Allow);
+    assert_eq!(
+        decide(&p, "POST", "/api/posts", user("authenticated")).outcome,
+        Outcome::Allow
+    );
     let d = decide(&p, "DELETE", "/api/posts/3", user("authenticated"));
     assert_eq!(d.outcome, Outcome::Deny(Deny::FORBIDDEN));
     assert_eq!(d.action, Some("api::post.post.delete"));
@@ -130,15 +150,33 @@ fn api_token_types() {
     let p = policy();
     let tok = |access| Caller::ApiToken { id: 9, access };
     let ro = TokenAccess::ReadOnly;
-    assert_eq!(decide(&p, "GET", "/api/posts", tok(ro)).outcome, Outcome::Allow);
-    assert_eq!(decide(&p, "GET", "/api/posts/1", tok(ro)).outcome, Outcome::Allow);
-    assert_eq!(decide(&p, "POST", "/api/posts", tok(ro)).outcome, Outcome::Deny(Deny::FORBIDDEN));
-    assert_eq!(decide(&p, "GET", "/api/users/me", tok(ro)).outcome, Outcome::Deny(Deny::FORBIDDEN));
+    assert_eq!(
+        decide(&p, "GET", "/api/posts", tok(ro)).outcome,
+        Outcome::Allow
+    );
+    assert_eq!(
+        decide(&p, "GET", "/api/posts/1", tok(ro)).outcome,
+        Outcome::Allow
+    );
+    assert_eq!(
+        decide(&p, "POST", "/api/posts", tok(ro)).outcome,
+        Outcome::Deny(Deny::FORBIDDEN)
+    );
+    assert_eq!(
+        decide(&p, "GET", "/api/users/me", tok(ro)).outcome,
+        Outcome::Deny(Deny::FORBIDDEN)
+    );
     let fa = TokenAccess::FullAccess;
-    assert_eq!(decide(&p, "DELETE", "/api/posts/1", tok(fa)).outcome, Outcome::Allow);
+    assert_eq!(
+        decide(&p, "DELETE", "/api/posts/1", tok(fa)).outcome,
+        Outcome::Allow
+    );
     let set: HashSet<String> = ["api::post.post.find".to_string()].into();
     let custom = TokenAccess::Custom(&set);
-    assert_eq!(decide(&p, "GET", "/api/posts", tok(custom)).outcome, Outcome::Allow);
+    assert_eq!(
+        decide(&p, "GET", "/api/posts", tok(custom)).outcome,
+        Outcome::Allow
+    );
     let d = decide(&p, "GET", "/api/posts/1", tok(custom));
     assert_eq!(d.outcome, Outcome::Deny(Deny::FORBIDDEN));
 }
@@ -168,7 +206,13 @@ fn outside_the_prefix_only_passthrough_is_forwarded() {
     let d = decide(&p, "GET", "/uploads/a.png", Caller::Public);
     assert_eq!(d.outcome, Outcome::Forward);
     assert_eq!(d.forward_path, "/uploads/a.png");
-    for path in ["/admin", "/uploadsx/a.png", "/", "/apix/posts", "/Uploads/a.png"] {
+    for path in [
+        "/admin",
+        "/uploadsx/a.png",
+        "/",
+        "/apix/posts",
+        "/Uploads/a.png",
+    ] {
         let d = decide(&p, "GET", path, Caller::Public);
         assert_eq!(d.outcome, Outcome::Deny(Deny::NOT_FOUND), "{path}");
     }
@@ -189,16 +233,43 @@ fn custom_routes_come_before_content_type_routes() {
 fn users_permissions_routes_resolve_to_plugin_actions() {
     let p = policy();
     let cases = [
-        ("POST", "/api/auth/local", "plugin::users-permissions.auth.callback"),
+        (
+            "POST",
+            "/api/auth/local",
+            "plugin::users-permissions.auth.callback",
+        ),
         ("GET", "/api/users/me", "plugin::users-permissions.user.me"),
-        ("GET", "/api/users/5", "plugin::users-permissions.user.findOne"),
-        ("GET", "/api/users/count", "plugin::users-permissions.user.count"),
-        ("GET", "/api/connect/github", "plugin::users-permissions.auth.connect"),
-        ("GET", "/api/auth/github/callback", "plugin::users-permissions.auth.callback"),
-        ("GET", "/api/users-permissions/roles/1", "plugin::users-permissions.role.findOne"),
+        (
+            "GET",
+            "/api/users/5",
+            "plugin::users-permissions.user.findOne",
+        ),
+        (
+            "GET",
+            "/api/users/count",
+            "plugin::users-permissions.user.count",
+        ),
+        (
+            "GET",
+            "/api/connect/github",
+            "plugin::users-permissions.auth.connect",
+        ),
+        (
+            "GET",
+            "/api/auth/github/callback",
+            "plugin::users-permissions.auth.callback",
+        ),
+        (
+            "GET",
+            "/api/users-permissions/roles/1",
+            "plugin::users-permissions.role.findOne",
+        ),
     ];
     for (m, path, action) in cases {
-        let r = p.resolve(Method::parse(m), &canonicalize(path).unwrap_or_else(|e| panic!("{e}")));
+        let r = p.resolve(
+            Method::parse(m),
+            &canonicalize(path).unwrap_or_else(|e| panic!("{e}")),
+        );
         match r.target {
             Target::Action {
                 action: a,
@@ -221,7 +292,12 @@ fn a_logged_in_user_calling_login_is_403_under_default_grants() {
 #[test]
 fn case_and_spelling_variants_decide_and_forward_the_canonical_form() {
     let p = policy();
-    for raw in ["/API/Posts/AbC", "//api//posts/AbC/", "/api/%70osts/AbC", "/api/x/../posts/AbC"] {
+    for raw in [
+        "/API/Posts/AbC",
+        "//api//posts/AbC/",
+        "/api/%70osts/AbC",
+        "/api/x/../posts/AbC",
+    ] {
         let d = decide(&p, "GET", raw, Caller::Public);
         assert_eq!(d.action, Some("api::post.post.findOne"), "{raw}");
         assert_eq!(d.forward_path, "/api/posts/AbC", "{raw}");
@@ -249,8 +325,14 @@ fn head_is_routed_as_get_and_options_is_a_preflight_for_known_paths() {
 #[test]
 fn hostname_like_prefix_precedence_is_by_whole_segment() {
     let p = policy();
-    assert_eq!(decide(&p, "GET", "/apiposts", Caller::Public).outcome, Outcome::Deny(Deny::NOT_FOUND));
-    assert_eq!(decide(&p, "GET", "/api/posts", Caller::Public).outcome, Outcome::Allow);
+    assert_eq!(
+        decide(&p, "GET", "/apiposts", Caller::Public).outcome,
+        Outcome::Deny(Deny::NOT_FOUND)
+    );
+    assert_eq!(
+        decide(&p, "GET", "/api/posts", Caller::Public).outcome,
+        Outcome::Allow
+    );
 }
 
 fn path_strategy() -> impl Strategy<Value = String> {

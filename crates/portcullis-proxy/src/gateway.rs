@@ -90,7 +90,12 @@ impl Gateway {
         let Ok(claims) = self.state.jwt.verify(token) else {
             return Ok(Authn::Rejected(AuthFailure::InvalidToken));
         };
-        let user = self.state.users.get(claims.id).await.map_err(|e| e.to_string())?;
+        let user = self
+            .state
+            .users
+            .get(claims.id)
+            .await
+            .map_err(|e| e.to_string())?;
         let Some(user) = user else {
             return Ok(Authn::Rejected(AuthFailure::InvalidUser));
         };
@@ -142,7 +147,9 @@ impl ProxyHttp for Gateway {
             Ok(c) => c,
             Err(e) => {
                 ctx.rule = format!("bad path: {e}");
-                return self.deny(session, 400, bad_path_body("Invalid request path")).await;
+                return self
+                    .deny(session, 400, bad_path_body("Invalid request path"))
+                    .await;
             }
         };
         ctx.canonical = Some(canonical.as_str().to_owned());
@@ -214,7 +221,11 @@ impl ProxyHttp for Gateway {
         }
     }
 
-    async fn upstream_peer(&self, _s: &mut Session, _ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+    async fn upstream_peer(
+        &self,
+        _s: &mut Session,
+        _ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
         let s = &self.state.settings;
         let mut peer = HttpPeer::new(s.upstream, false, String::new());
         peer.options.connection_timeout = Some(s.connect_timeout);
@@ -287,16 +298,23 @@ impl ProxyHttp for Gateway {
         e
     }
 
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
         let (code, name, message) = match (e.esource(), e.etype()) {
             (_, ErrorType::HTTPStatus(c)) => (*c, "", ""),
-            (ErrorSource::Upstream, ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout) => {
-                (504, "GatewayTimeoutError", "Gateway Timeout")
-            }
+            (
+                ErrorSource::Upstream,
+                ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout,
+            ) => (504, "GatewayTimeoutError", "Gateway Timeout"),
             (ErrorSource::Upstream, _) => (502, "BadGatewayError", "Bad Gateway"),
-            (ErrorSource::Downstream, ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed) => {
-                (0, "", "")
-            }
+            (
+                ErrorSource::Downstream,
+                ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed,
+            ) => (0, "", ""),
             (ErrorSource::Downstream, _) => (400, "BadRequestError", "Bad Request"),
             _ => (500, "InternalServerError", "Internal Server Error"),
         };
@@ -318,7 +336,10 @@ impl ProxyHttp for Gateway {
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
-        let status = session.response_written().map(|r| r.status.as_u16()).unwrap_or(0);
+        let status = session
+            .response_written()
+            .map(|r| r.status.as_u16())
+            .unwrap_or(0);
         let req = session.req_header();
         tracing::info!(
             target: "portcullis::decision",

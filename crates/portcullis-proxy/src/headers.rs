@@ -8,7 +8,13 @@ use crate::settings::IdentityHeaderNames;
 /// Header families only the gateway may set. Compared after lower-casing and
 /// turning `_` into `-`, so `X_User_Id` and `x-user-id` are the same name
 /// (some servers merge them; CGI-style stacks always do).
-const RESERVED_PREFIXES: &[&str] = &["x-user-", "x-auth-", "x-api-token-", "x-strapi-", "x-gateway-"];
+const RESERVED_PREFIXES: &[&str] = &[
+    "x-user-",
+    "x-auth-",
+    "x-api-token-",
+    "x-strapi-",
+    "x-gateway-",
+];
 const RESERVED_EXACT: &[&str] = &[
     "x-permission",
     "x-forwarded-user",
@@ -29,7 +35,13 @@ pub struct ReservedHeaders {
 
 fn normalize(name: &str) -> String {
     name.bytes()
-        .map(|b| if b == b'_' { '-' } else { char::from(b.to_ascii_lowercase()) })
+        .map(|b| {
+            if b == b'_' {
+                '-'
+            } else {
+                char::from(b.to_ascii_lowercase())
+            }
+        })
         .collect()
 }
 
@@ -130,21 +142,45 @@ mod tests {
     fn reserved_families_in_any_spelling() {
         let r = reserved();
         for n in [
-            "X-User-Id", "x-user-role", "X_User_Id", "X-USER-ANYTHING", "x-auth-method", "X-Api-Token-Id",
-            "X-Permission", "x_permission", "X-Strapi-User", "X-Forwarded-User", "X-Gateway-Secret",
-            "X-Caller", "x_caller", "X-HTTP-Method-Override", "X-Method-Override", "X-HTTP-Method",
-            "X-Original-URL", "X-Rewrite-Url",
+            "X-User-Id",
+            "x-user-role",
+            "X_User_Id",
+            "X-USER-ANYTHING",
+            "x-auth-method",
+            "X-Api-Token-Id",
+            "X-Permission",
+            "x_permission",
+            "X-Strapi-User",
+            "X-Forwarded-User",
+            "X-Gateway-Secret",
+            "X-Caller",
+            "x_caller",
+            "X-HTTP-Method-Override",
+            "X-Method-Override",
+            "X-HTTP-Method",
+            "X-Original-URL",
+            "X-Rewrite-Url",
         ] {
             assert!(r.is_reserved(n), "{n}");
         }
-        for n in ["Authorization", "X-Request-Id", "X-Users", "X-Forwarded-For", "Content-Type"] {
+        for n in [
+            "Authorization",
+            "X-Request-Id",
+            "X-Users",
+            "X-Forwarded-For",
+            "Content-Type",
+        ] {
             assert!(!r.is_reserved(n), "{n}");
         }
     }
 
     #[test]
     fn spoofed_identity_headers_are_removed() {
-        let mut r = req(&[("X-User-Id", "1"), ("x_user_role", "admin"), ("Accept", "*/*")]);
+        let mut r = req(&[
+            ("X-User-Id", "1"),
+            ("x_user_role", "admin"),
+            ("Accept", "*/*"),
+        ]);
         sanitize_request(&mut r, &reserved());
         assert!(r.headers.get("x-user-id").is_none());
         assert!(r.headers.get("x_user_role").is_none());
@@ -153,7 +189,10 @@ mod tests {
 
     #[test]
     fn headers_named_in_connection_are_dropped_with_connection() {
-        let mut r = req(&[("Connection", "keep-alive, X-Foo, x-user-id"), ("X-Foo", "1")]);
+        let mut r = req(&[
+            ("Connection", "keep-alive, X-Foo, x-user-id"),
+            ("X-Foo", "1"),
+        ]);
         sanitize_request(&mut r, &reserved());
         assert!(r.headers.get("connection").is_none());
         assert!(r.headers.get("x-foo").is_none());
@@ -167,7 +206,8 @@ mod tests {
         let mut resp = ResponseHeader::build(200, None).unwrap();
         resp.append_header("X-Powered-By", "Strapi").unwrap();
         resp.append_header("X-User-Id", "5").unwrap();
-        resp.append_header("Content-Type", "application/json").unwrap();
+        resp.append_header("Content-Type", "application/json")
+            .unwrap();
         sanitize_response(&mut resp, &reserved());
         assert!(resp.headers.get("x-powered-by").is_none());
         assert!(resp.headers.get("x-user-id").is_none());

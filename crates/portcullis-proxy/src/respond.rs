@@ -12,7 +12,9 @@ pub async fn json(session: &mut Session, status: u16, body: String) -> Result<()
     resp.insert_header("Content-Type", "application/json; charset=utf-8")?;
     resp.insert_header("Content-Length", body.len().to_string())?;
     let head_only = session.req_header().method == http::Method::HEAD;
-    session.write_response_header(Box::new(resp), head_only).await?;
+    session
+        .write_response_header(Box::new(resp), head_only)
+        .await?;
     if !head_only {
         session.write_response_body(Some(body), true).await?;
     }

@@ -46,7 +46,10 @@ impl ShutdownSignalWatch for DrainOnSignal {
         any_signal().await;
         let state = self.state.clone();
         let limit = state.settings.shutdown_timeout;
-        tracing::info!(in_flight = state.in_flight.load(Ordering::Acquire), "shutting down: draining");
+        tracing::info!(
+            in_flight = state.in_flight.load(Ordering::Acquire),
+            "shutting down: draining"
+        );
         std::thread::spawn(move || drain_then_exit(&state, limit));
         ShutdownSignal::GracefulTerminate
     }
@@ -59,7 +62,10 @@ fn drain_then_exit(state: &AppState, limit: Duration) {
     loop {
         let n = state.in_flight.load(Ordering::Acquire);
         if n == 0 {
-            tracing::info!(elapsed_ms = start.elapsed().as_millis() as u64, "drained, exiting");
+            tracing::info!(
+                elapsed_ms = start.elapsed().as_millis() as u64,
+                "drained, exiting"
+            );
             std::process::exit(0);
         }
         if start.elapsed() >= limit {
@@ -93,7 +99,9 @@ pub fn run(state: Arc<AppState>) -> ! {
     server.add_service(proxy);
     tracing::info!(listen = %s.listen, upstream = %s.upstream, "portcullis serving");
     server.run(RunArgs {
-        shutdown_signal: Box::new(DrainOnSignal { state: state.clone() }),
+        shutdown_signal: Box::new(DrainOnSignal {
+            state: state.clone(),
+        }),
     });
     std::process::exit(0)
 }
