@@ -1,7 +1,9 @@
 //! `portcullis`: the gateway's command line (CONTRACT §1).
 
 mod explain;
+mod mail;
 mod serve;
+mod token;
 mod user;
 mod watch;
 
@@ -35,6 +37,9 @@ enum Command {
     /// Manage users in the store.
     #[command(subcommand)]
     User(user::Command),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(token::Command),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +49,7 @@ fn main() -> ExitCode {
         Command::Check => return check(&cli.config),
         Command::Explain(args) => explain::run(&cli.config, &args),
         Command::User(cmd) => user::run(&cli.config, cmd),
+        Command::Token(cmd) => token::run(&cli.config, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

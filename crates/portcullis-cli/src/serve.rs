@@ -4,14 +4,17 @@ use std::net::ToSocketAddrs;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use arc_swap::ArcSwap;
 use portcullis_auth::JwtKeys;
 use portcullis_config::{AuthorizationMode as CfgAuth, GatewayConfig};
 use portcullis_proxy::headers::ReservedHeaders;
+use portcullis_proxy::tokens::TokenDirectory;
 use portcullis_proxy::{AppState, AuthorizationMode, IdentityHeaderNames, Settings, UserDirectory};
 use portcullis_store::{Store, UserCache};
+use portcullis_users_permissions as up;
 
 fn settings(g: &GatewayConfig) -> anyhow::Result<Settings> {
     let upstream = (g.upstream.host.as_str(), g.upstream.port)
@@ -42,6 +45,51 @@ fn settings(g: &GatewayConfig) -> anyhow::Result<Settings> {
             action: h.action.clone(),
         },
         email_confirmation: g.users_permissions.email_confirmation,
+    })
+}
+
+/// The Users & Permissions service, from `users_permissions:`, `email:` and
+/// `providers:`.
+fn users_permissions_service(
+    g: &GatewayConfig,
+    store: Store,
+    cache: UserCache,
+    jwt: JwtKeys,
+) -> anyhow::Result<up::Service> {
+    let u = &g.users_permissions;
+    let settings = up::UpSettings {
+        allow_register: u.allow_register,
+        default_role: u.default_role.clone(),
+        unique_email: u.unique_email,
+        email_confirmation: u.email_confirmation,
+        email_confirmation_redirection: u.email_confirmation_redirection.clone(),
+        email_reset_password: u.email_reset_password.clone(),
+        register_allowed_fields: u.register_allowed_fields.clone(),
+        rate_limit_interval: u.rate_limit.interval.into(),
+        rate_limit_max: u.rate_limit.max,
+        reset_token_ttl: u.reset_token_ttl.into(),
+        api_prefix: g.server.api_prefix.clone(),
+        providers: g
+            .providers
+            .iter()
+            .map(|(name, p)| up::ProviderSettings {
+                name: name.clone(),
+                client_id: p.client_id.clone(),
+                client_secret: p.client_secret.clone(),
+                redirect: p.redirect.clone(),
+            })
+            .collect(),
+    };
+    Ok(up::Service {
+        store,
+        jwt,
+        // Hashing runs on blocking threads, at most this many at once, so a
+        // login flood queues there instead of stalling the proxy.
+        passwords: portcullis_store::PasswordPool::new(2),
+        mailer: crate::mail::mailer(g)?,
+        limiter: Arc::new(up::MemoryRateLimiter::default()),
+        events: Arc::new(up::LocalUserEvents(cache)),
+        settings,
     })
 }
 
@@ -86,15 +134,31 @@ pub fn run(config: &Path) -> anyhow::Result<()> {
         .block_on(Store::connect(&g.store.url))
         .with_context(|| format!("cannot open the store ({:?})", g.store.kind()))?;
     let cache = UserCache::new(g.cache.ttl.into());
+    let jwt = JwtKeys::new(g.jwt.secret.as_bytes(), g.jwt.expires_in.into());
+    let up = Arc::new(users_permissions_service(
+        g,
+        store.clone(),
+        cache.clone(),
+        jwt.clone(),
+    )?);
+    let tokens = TokenDirectory::new(
+        g.api_tokens.salt.clone(),
+        g.cache.ttl.into(),
+        store.clone(),
+        background.handle().clone(),
+    );
     let users = UserDirectory::new(cache, store, background.handle().clone());
+    portcullis_proxy::sync::spawn(users.clone(), tokens.clone(), Duration::from_secs(1));
     let reserved = ReservedHeaders::new(&settings.headers);
     let state = Arc::new(AppState {
         policy: ArcSwap::from_pointee(loaded.policy),
-        jwt: JwtKeys::new(g.jwt.secret.as_bytes(), g.jwt.expires_in.into()),
+        jwt,
         users,
+        tokens,
         settings,
         reserved,
         in_flight: AtomicUsize::new(0),
+        up,
     });
     if g.policies.watch {
         crate::watch::spawn(state.clone(), config, g, background.handle());

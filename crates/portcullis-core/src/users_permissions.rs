@@ -223,3 +223,58 @@ pub fn controller_actions(uid: &str) -> Option<&'static [&'static str]> {
         .find(|(u, _)| *u == uid)
         .map(|(_, actions)| *actions)
 }
+
+/// The named parameters of a U&P route in a canonical path's segments below
+/// the API prefix (`users/:id` + `["users", "7"]` → `[("id", "7")]`). The
+/// rest of a `connect/*` path is returned under the name `*`.
+pub fn params(route: &UpRoute, rest: &[&str]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut pattern = route.path.split('/');
+    for (i, seg) in rest.iter().enumerate() {
+        match pattern.next() {
+            Some("*") => {
+                out.push(("*".to_owned(), rest[i..].join("/")));
+                break;
+            }
+            Some(p) => {
+                if let Some(name) = p.strip_prefix(':') {
+                    out.push((name.to_owned(), (*seg).to_owned()));
+                }
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(path: &str) -> &'static UpRoute {
+        ROUTES
+            .iter()
+            .find(|r| r.path == path)
+            .unwrap_or_else(|| panic!("{path}"))
+    }
+
+    #[test]
+    fn params_by_name() {
+        assert_eq!(
+            params(route("users/:id"), &["users", "7"]),
+            [("id".to_owned(), "7".to_owned())]
+        );
+        assert_eq!(
+            params(
+                route("auth/:provider/callback"),
+                &["auth", "github", "callback"]
+            ),
+            [("provider".to_owned(), "github".to_owned())]
+        );
+        assert_eq!(
+            params(route("connect/*"), &["connect", "github", "callback"]),
+            [("*".to_owned(), "github/callback".to_owned())]
+        );
+        assert!(params(route("users/me"), &["users", "me"]).is_empty());
+    }
+}

@@ -13,13 +13,19 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use portcullis_auth::{JwtKeys, bearer_token};
 use portcullis_core::envelope::{bad_path_body, error_body};
 use portcullis_core::{
-    AuthFailure, Caller, Method, Outcome, Policy, RouteSource, Target, canonicalize,
+    AuthFailure, Caller, Method, Outcome, Policy, RouteSource, Target, TokenAccess, canonicalize,
 };
 use portcullis_store::UserState;
+use portcullis_store::{TokenType, now_ms};
+use portcullis_users_permissions::UpCaller;
+use portcullis_users_permissions::request::ApiTokenKind;
+
+use crate::tokens::{TokenDirectory, TokenState, looks_like_api_token};
 
 use crate::headers::{ReservedHeaders, sanitize_request, sanitize_response};
 use crate::respond;
 use crate::settings::{AuthorizationMode, Settings};
+use crate::up;
 use crate::users::UserDirectory;
 
 /// Shared state of every request.
@@ -27,9 +33,12 @@ pub struct AppState {
     pub policy: ArcSwap<Policy>,
     pub jwt: JwtKeys,
     pub users: UserDirectory,
+    pub tokens: TokenDirectory,
     pub settings: Settings,
     pub reserved: ReservedHeaders,
     pub in_flight: AtomicUsize,
+    /// Answers the Users & Permissions routes.
+    pub up: Arc<portcullis_users_permissions::Service>,
 }
 
 /// Counts a request as in flight until its context is dropped.
@@ -46,6 +55,7 @@ impl Drop for InFlight {
 struct Identity {
     auth_method: &'static str,
     user_id: Option<i64>,
+    token_id: Option<i64>,
     role: Option<Arc<str>>,
     action: String,
 }
@@ -78,7 +88,16 @@ impl Gateway {
 enum Authn {
     Public,
     User(Arc<UserState>),
+    Token(Arc<TokenState>),
     Rejected(AuthFailure),
+}
+
+fn token_access(t: &TokenState) -> TokenAccess<'_> {
+    match t.kind {
+        TokenType::ReadOnly => TokenAccess::ReadOnly,
+        TokenType::FullAccess => TokenAccess::FullAccess,
+        TokenType::Custom => TokenAccess::Custom(&t.permissions),
+    }
 }
 
 impl Gateway {
@@ -87,6 +106,22 @@ impl Gateway {
         let Some(token) = bearer_token(header.map(|h| h.as_bytes())) else {
             return Ok(Authn::Public);
         };
+        // Strapi tries the API-token strategy first, then the JWT.
+        if looks_like_api_token(token) {
+            let found = self
+                .state
+                .tokens
+                .lookup(token)
+                .await
+                .map_err(|e| e.to_string())?;
+            if let Some(t) = found {
+                if t.expires_at.is_some_and(|at| at <= now_ms()) {
+                    return Ok(Authn::Rejected(AuthFailure::TokenExpired));
+                }
+                self.state.tokens.mark_used(t.id);
+                return Ok(Authn::Token(t));
+            }
+        }
         let Ok(claims) = self.state.jwt.verify(token) else {
             return Ok(Authn::Rejected(AuthFailure::InvalidToken));
         };
@@ -153,7 +188,7 @@ impl ProxyHttp for Gateway {
             }
         };
         ctx.canonical = Some(canonical.as_str().to_owned());
-        let policy = self.state.policy.load();
+        let policy = self.state.policy.load_full();
         let resolved = policy.resolve(method, &canonical);
         let (action, source) = match resolved.target {
             Target::NotFound => {
@@ -185,32 +220,59 @@ impl ProxyHttp for Gateway {
                 id: u.id,
                 role: &u.role,
             },
+            Authn::Token(t) => Caller::ApiToken {
+                id: t.id,
+                access: token_access(t),
+            },
             Authn::Rejected(f) => Caller::Rejected(*f),
         };
         let (outcome, rule) = policy.authorize(action, &caller);
         ctx.rule = rule.to_string();
-        if let Authn::User(u) = &authn {
-            ctx.subject = Some(u.id);
-        }
+        ctx.subject = match &authn {
+            Authn::User(u) => Some(u.id),
+            Authn::Token(t) => Some(t.id),
+            _ => None,
+        };
         match outcome {
             Outcome::Deny(deny) => self.deny(session, deny.status, deny.body()).await,
             Outcome::Forward | Outcome::Allow => {
-                if let RouteSource::UsersPermissions(_) = source {
+                if let RouteSource::UsersPermissions(route) = source {
                     // Served by the gateway itself, never by the upstream.
-                    ctx.rule = "users-permissions route not served yet".into();
-                    let deny = portcullis_core::Deny::NOT_FOUND;
-                    return self.deny(session, deny.status, deny.body()).await;
+                    let caller = match &authn {
+                        Authn::User(u) => UpCaller::User(u.clone()),
+                        Authn::Token(t) => UpCaller::ApiToken {
+                            id: t.id,
+                            kind: match t.kind {
+                                TokenType::ReadOnly => ApiTokenKind::ReadOnly,
+                                TokenType::FullAccess => ApiTokenKind::FullAccess,
+                                TokenType::Custom => ApiTokenKind::Custom(t.permissions.clone()),
+                            },
+                        },
+                        _ => UpCaller::Public,
+                    };
+                    let path = resolved.forward_path;
+                    up::answer(&self.state, session, route, policy.clone(), path, caller).await?;
+                    return Ok(true);
                 }
                 ctx.identity = Some(match authn {
                     Authn::User(u) => Identity {
                         auth_method: "jwt",
                         user_id: Some(u.id),
+                        token_id: None,
                         role: Some(u.role.clone()),
+                        action: action.to_owned(),
+                    },
+                    Authn::Token(t) => Identity {
+                        auth_method: "api-token",
+                        user_id: None,
+                        token_id: Some(t.id),
+                        role: None,
                         action: action.to_owned(),
                     },
                     _ => Identity {
                         auth_method: "public",
                         user_id: None,
+                        token_id: None,
                         role: Some(Arc::from("public")),
                         action: action.to_owned(),
                     },
@@ -267,6 +329,9 @@ impl ProxyHttp for Gateway {
             req.insert_header(h.action.clone(), id.action.as_str())?;
             if let Some(uid) = id.user_id {
                 req.insert_header(h.user_id.clone(), uid.to_string())?;
+            }
+            if let Some(tid) = id.token_id {
+                req.insert_header(h.token_id.clone(), tid.to_string())?;
             }
             if let Some(role) = &id.role {
                 req.insert_header(h.user_role.clone(), role.as_ref())?;

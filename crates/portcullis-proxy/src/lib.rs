@@ -7,6 +7,9 @@ pub mod headers;
 pub mod respond;
 pub mod server;
 pub mod settings;
+pub mod sync;
+pub mod tokens;
+pub mod up;
 pub mod users;
 
 pub use gateway::{AppState, Gateway};

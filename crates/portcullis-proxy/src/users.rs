@@ -23,6 +23,12 @@ pub struct UserDirectory {
 #[error("user store unavailable: {0}")]
 pub struct LookupError(String);
 
+impl LookupError {
+    pub fn new(message: impl Into<String>) -> LookupError {
+        LookupError(message.into())
+    }
+}
+
 impl UserDirectory {
     pub fn new(cache: UserCache, store: Store, background: Handle) -> UserDirectory {
         UserDirectory {
@@ -38,6 +44,11 @@ impl UserDirectory {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The runtime that owns the database connections.
+    pub fn background(&self) -> &Handle {
+        &self.background
     }
 
     /// The user's state; `None` when the user does not exist.

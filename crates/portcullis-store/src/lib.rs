@@ -17,6 +17,7 @@
 //! * **Ids** are the one place where DDL differs; see [`migrate`].
 
 pub mod cache;
+pub mod changes;
 pub mod migrate;
 pub mod password;
 pub mod tokens;
