@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use portcullis_auth::JwtKeys;
 use portcullis_config::{AuthorizationMode as CfgAuth, GatewayConfig};
 use portcullis_proxy::headers::ReservedHeaders;
+use portcullis_proxy::metrics::Metrics;
 use portcullis_proxy::tokens::TokenDirectory;
 use portcullis_proxy::{AppState, AuthorizationMode, IdentityHeaderNames, Settings, UserDirectory};
 use portcullis_store::{Store, UserCache};
@@ -30,6 +31,7 @@ fn settings(g: &GatewayConfig) -> anyhow::Result<Settings> {
     let h = &g.headers;
     Ok(Settings {
         listen: g.server.listen.to_string(),
+        admin_listen: g.server.admin_listen.to_string(),
         threads: g.server.threads,
         shutdown_timeout: g.server.shutdown_timeout.into(),
         upstream,
@@ -123,6 +125,7 @@ pub fn run(config: &Path) -> anyhow::Result<()> {
     init_logging();
     let settings = settings(g)?;
     portcullis_proxy::server::check_listen(&settings.listen).map_err(anyhow::Error::msg)?;
+    portcullis_proxy::server::check_listen(&settings.admin_listen).map_err(anyhow::Error::msg)?;
     // The background runtime owns database connections (see UserDirectory).
     let background = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -159,7 +162,9 @@ pub fn run(config: &Path) -> anyhow::Result<()> {
         reserved,
         in_flight: AtomicUsize::new(0),
         up,
+        metrics: Metrics::new().context("cannot register metrics")?,
     });
+    state.metrics.set_policy(state.policy.load().version());
     if g.policies.watch {
         crate::watch::spawn(state.clone(), config, g, background.handle());
     }

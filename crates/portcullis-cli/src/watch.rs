@@ -56,9 +56,20 @@ pub fn spawn(state: Arc<AppState>, _config: &Path, g: &GatewayConfig, rt: &tokio
                 Ok(policy) => {
                     let version = policy.version().to_owned();
                     state.policy.store(Arc::new(policy));
+                    state.metrics.set_policy(&version);
+                    state
+                        .metrics
+                        .policy_reloads
+                        .with_label_values(&["ok"])
+                        .inc();
                     tracing::info!(version, "policy reloaded");
                 }
                 Err(diags) => {
+                    state
+                        .metrics
+                        .policy_reloads
+                        .with_label_values(&["rejected"])
+                        .inc();
                     let problems: Vec<String> = diags.iter().map(ToString::to_string).collect();
                     tracing::error!(
                         problems = %problems.join("; "),

@@ -1,59 +1,27 @@
 //! The Pingora adapter: authorization in `request_filter`, identity headers
-//! in `upstream_request_filter`, response hygiene in `response_filter`.
+//! in `upstream_request_filter`, response hygiene in `response_filter`, one
+//! decision log line and the metrics in `logging`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
-use portcullis_auth::{JwtKeys, bearer_token};
 use portcullis_core::envelope::{bad_path_body, error_body};
-use portcullis_core::{
-    AuthFailure, Caller, Method, Outcome, Policy, RouteSource, Target, TokenAccess, canonicalize,
-};
-use portcullis_store::UserState;
-use portcullis_store::{TokenType, now_ms};
-use portcullis_users_permissions::UpCaller;
-use portcullis_users_permissions::request::ApiTokenKind;
+use portcullis_core::{Deny, Method, Outcome, RouteSource, Target, canonicalize};
 
-use crate::tokens::{TokenDirectory, TokenState, looks_like_api_token};
-
-use crate::headers::{ReservedHeaders, sanitize_request, sanitize_response};
-use crate::respond;
-use crate::settings::{AuthorizationMode, Settings};
-use crate::up;
-use crate::users::UserDirectory;
-
-/// Shared state of every request.
-pub struct AppState {
-    pub policy: ArcSwap<Policy>,
-    pub jwt: JwtKeys,
-    pub users: UserDirectory,
-    pub tokens: TokenDirectory,
-    pub settings: Settings,
-    pub reserved: ReservedHeaders,
-    pub in_flight: AtomicUsize,
-    /// Answers the Users & Permissions routes.
-    pub up: Arc<portcullis_users_permissions::Service>,
-}
-
-/// Counts a request as in flight until its context is dropped.
-pub struct InFlight(Arc<AppState>);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
-    }
-}
+use crate::authn::{Authn, authenticate};
+use crate::headers::{sanitize_request, sanitize_response};
+use crate::metrics::outcome_label;
+use crate::settings::AuthorizationMode;
+use crate::state::{AppState, InFlight};
+use crate::{respond, up};
 
 /// Who the upstream is told the caller is.
 #[derive(Debug, Clone)]
 struct Identity {
-    auth_method: &'static str,
     user_id: Option<i64>,
     token_id: Option<i64>,
     role: Option<Arc<str>>,
@@ -64,13 +32,17 @@ struct Identity {
 pub struct RequestCtx {
     _in_flight: InFlight,
     started: Instant,
+    request_id: String,
     /// Set once the request is to be forwarded: the canonical path + query.
     forward: Option<String>,
     identity: Option<Identity>,
     canonical: Option<String>,
     action: Option<String>,
-    rule: String,
+    auth_method: &'static str,
     subject: Option<i64>,
+    role: Option<Arc<str>>,
+    rule: String,
+    upstream_started: Option<Instant>,
 }
 
 /// The gateway service.
@@ -82,75 +54,43 @@ impl Gateway {
     pub fn new(state: Arc<AppState>) -> Gateway {
         Gateway { state }
     }
-}
 
-/// The result of reading the bearer credential.
-enum Authn {
-    Public,
-    User(Arc<UserState>),
-    Token(Arc<TokenState>),
-    Rejected(AuthFailure),
-}
-
-fn token_access(t: &TokenState) -> TokenAccess<'_> {
-    match t.kind {
-        TokenType::ReadOnly => TokenAccess::ReadOnly,
-        TokenType::FullAccess => TokenAccess::FullAccess,
-        TokenType::Custom => TokenAccess::Custom(&t.permissions),
-    }
-}
-
-impl Gateway {
-    async fn authenticate(&self, session: &Session) -> std::result::Result<Authn, String> {
-        let header = session.req_header().headers.get("authorization");
-        let Some(token) = bearer_token(header.map(|h| h.as_bytes())) else {
-            return Ok(Authn::Public);
-        };
-        // Strapi tries the API-token strategy first, then the JWT.
-        if looks_like_api_token(token) {
-            let found = self
-                .state
-                .tokens
-                .lookup(token)
-                .await
-                .map_err(|e| e.to_string())?;
-            if let Some(t) = found {
-                if t.expires_at.is_some_and(|at| at <= now_ms()) {
-                    return Ok(Authn::Rejected(AuthFailure::TokenExpired));
-                }
-                self.state.tokens.mark_used(t.id);
-                return Ok(Authn::Token(t));
-            }
-        }
-        let Ok(claims) = self.state.jwt.verify(token) else {
-            return Ok(Authn::Rejected(AuthFailure::InvalidToken));
-        };
-        let user = self
-            .state
-            .users
-            .get(claims.id)
-            .await
-            .map_err(|e| e.to_string())?;
-        let Some(user) = user else {
-            return Ok(Authn::Rejected(AuthFailure::InvalidUser));
-        };
-        let unconfirmed = self.state.settings.email_confirmation && !user.confirmed;
-        // Beyond Strapi: a JWT issued before the last password change, reset
-        // or block is refused. `iat` has whole seconds, so the cut-off is the
-        // second of the change (a token issued in that same second survives).
-        let revoked = user
-            .tokens_valid_after
-            .is_some_and(|after| claims.iat.unwrap_or(0) < after.div_euclid(1000));
-        if user.blocked || unconfirmed || revoked {
-            return Ok(Authn::Rejected(AuthFailure::InvalidUser));
-        }
-        Ok(Authn::User(user))
-    }
-
-    async fn deny(&self, session: &mut Session, status: u16, body: String) -> Result<bool> {
-        respond::json(session, status, body).await?;
+    async fn answer(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        status: u16,
+        body: String,
+    ) -> Result<bool> {
+        self.state
+            .metrics
+            .decision_seconds
+            .observe(ctx.started.elapsed().as_secs_f64());
+        respond::json(session, status, body, &ctx.request_id).await?;
         Ok(true)
     }
+}
+
+/// A client's `X-Request-Id` is kept when it is short and printable (it is
+/// logged and sent upstream); otherwise a new one is made.
+fn request_id(req: &RequestHeader) -> String {
+    if let Some(v) = req.headers.get("x-request-id")
+        && let Ok(s) = v.to_str()
+        && !s.is_empty()
+        && s.len() <= 128
+        && s.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return s.to_owned();
+    }
+    format!("{:032x}", rand::random::<u128>())
+}
+
+fn with_query(mut path: String, query: Option<&str>) -> String {
+    if let Some(q) = query {
+        path.push('?');
+        path.push_str(q);
+    }
+    path
 }
 
 #[async_trait]
@@ -158,32 +98,39 @@ impl ProxyHttp for Gateway {
     type CTX = RequestCtx;
 
     fn new_ctx(&self) -> RequestCtx {
-        self.state.in_flight.fetch_add(1, Ordering::AcqRel);
         RequestCtx {
-            _in_flight: InFlight(self.state.clone()),
+            _in_flight: InFlight::enter(&self.state),
             started: Instant::now(),
+            request_id: String::new(),
             forward: None,
             identity: None,
             canonical: None,
             action: None,
-            rule: String::new(),
+            auth_method: "-",
             subject: None,
+            role: None,
+            rule: String::new(),
+            upstream_started: None,
         }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let (method, canonical, query) = {
             let req = session.req_header();
+            ctx.request_id = request_id(req);
             let method = Method::parse(req.method.as_str());
-            let canonical = canonicalize(req.uri.path());
-            (method, canonical, req.uri.query().map(str::to_owned))
+            (
+                method,
+                canonicalize(req.uri.path()),
+                req.uri.query().map(str::to_owned),
+            )
         };
         let canonical = match canonical {
             Ok(c) => c,
             Err(e) => {
-                ctx.rule = format!("bad path: {e}");
+                ctx.rule = format!("path refused: {e}");
                 return self
-                    .deny(session, 400, bad_path_body("Invalid request path"))
+                    .answer(session, ctx, 400, bad_path_body("Invalid request path"))
                     .await;
             }
         };
@@ -193,89 +140,73 @@ impl ProxyHttp for Gateway {
         let (action, source) = match resolved.target {
             Target::NotFound => {
                 ctx.rule = "no route".into();
-                let deny = portcullis_core::Deny::NOT_FOUND;
-                return self.deny(session, deny.status, deny.body()).await;
+                return self.answer(session, ctx, 404, Deny::NOT_FOUND.body()).await;
             }
             Target::Passthrough | Target::Preflight => {
                 ctx.rule = format!("{:?}", resolved.target).to_lowercase();
                 ctx.forward = Some(with_query(resolved.forward_path, query.as_deref()));
+                self.state
+                    .metrics
+                    .decision_seconds
+                    .observe(ctx.started.elapsed().as_secs_f64());
                 return Ok(false);
             }
             Target::Action { action, source } => (action, source),
         };
         ctx.action = Some(action.to_owned());
-        let authn = match self.authenticate(session).await {
+        let authorization = session
+            .req_header()
+            .headers
+            .get("authorization")
+            .map(|h| h.as_bytes());
+        let authn = match authenticate(&self.state, authorization).await {
             Ok(a) => a,
             Err(e) => {
                 // Fail closed: no decision can be made without the store.
-                tracing::error!(error = %e, "user lookup failed");
-                ctx.rule = "user store unavailable".into();
+                self.state.metrics.store_errors.inc();
+                tracing::error!(error = %e, request_id = %ctx.request_id, "credential lookup failed");
+                ctx.rule = "store unavailable".into();
                 let body = error_body(503, "ServiceUnavailableError", "Service Unavailable");
-                return self.deny(session, 503, body).await;
+                return self.answer(session, ctx, 503, body).await;
             }
         };
-        let caller = match &authn {
-            Authn::Public => Caller::Public,
-            Authn::User(u) => Caller::User {
-                id: u.id,
-                role: &u.role,
-            },
-            Authn::Token(t) => Caller::ApiToken {
-                id: t.id,
-                access: token_access(t),
-            },
-            Authn::Rejected(f) => Caller::Rejected(*f),
-        };
-        let (outcome, rule) = policy.authorize(action, &caller);
+        ctx.auth_method = authn.method();
+        ctx.subject = authn.subject();
+        ctx.role = authn.role();
+        let (outcome, rule) = policy.authorize(action, &authn.caller());
         ctx.rule = rule.to_string();
-        ctx.subject = match &authn {
-            Authn::User(u) => Some(u.id),
-            Authn::Token(t) => Some(t.id),
-            _ => None,
-        };
         match outcome {
-            Outcome::Deny(deny) => self.deny(session, deny.status, deny.body()).await,
+            Outcome::Deny(deny) => self.answer(session, ctx, deny.status, deny.body()).await,
             Outcome::Forward | Outcome::Allow => {
+                self.state
+                    .metrics
+                    .decision_seconds
+                    .observe(ctx.started.elapsed().as_secs_f64());
                 if let RouteSource::UsersPermissions(route) = source {
                     // Served by the gateway itself, never by the upstream.
-                    let caller = match &authn {
-                        Authn::User(u) => UpCaller::User(u.clone()),
-                        Authn::Token(t) => UpCaller::ApiToken {
-                            id: t.id,
-                            kind: match t.kind {
-                                TokenType::ReadOnly => ApiTokenKind::ReadOnly,
-                                TokenType::FullAccess => ApiTokenKind::FullAccess,
-                                TokenType::Custom => ApiTokenKind::Custom(t.permissions.clone()),
-                            },
-                        },
-                        _ => UpCaller::Public,
-                    };
                     let path = resolved.forward_path;
-                    up::answer(&self.state, session, route, policy.clone(), path, caller).await?;
+                    let caller = authn.up_caller();
+                    up::answer(
+                        &self.state,
+                        session,
+                        route,
+                        policy.clone(),
+                        path,
+                        caller,
+                        &ctx.request_id,
+                    )
+                    .await?;
                     return Ok(true);
                 }
-                ctx.identity = Some(match authn {
-                    Authn::User(u) => Identity {
-                        auth_method: "jwt",
-                        user_id: Some(u.id),
-                        token_id: None,
-                        role: Some(u.role.clone()),
-                        action: action.to_owned(),
-                    },
-                    Authn::Token(t) => Identity {
-                        auth_method: "api-token",
-                        user_id: None,
-                        token_id: Some(t.id),
-                        role: None,
-                        action: action.to_owned(),
-                    },
-                    _ => Identity {
-                        auth_method: "public",
-                        user_id: None,
-                        token_id: None,
-                        role: Some(Arc::from("public")),
-                        action: action.to_owned(),
-                    },
+                ctx.identity = Some(Identity {
+                    user_id: matches!(authn, Authn::User(_))
+                        .then_some(ctx.subject)
+                        .flatten(),
+                    token_id: matches!(authn, Authn::Token(_))
+                        .then_some(ctx.subject)
+                        .flatten(),
+                    role: ctx.role.clone(),
+                    action: action.to_owned(),
                 });
                 ctx.forward = Some(with_query(resolved.forward_path, query.as_deref()));
                 Ok(false)
@@ -318,14 +249,16 @@ impl ProxyHttp for Gateway {
             }
             AuthorizationMode::Passthrough => {}
             AuthorizationMode::Replace => {
+                req.remove_header("authorization");
                 if let Some(v) = &s.upstream_authorization {
                     req.insert_header("Authorization", v.as_str())?;
                 }
             }
         }
+        req.insert_header("X-Request-Id", ctx.request_id.as_str())?;
         if let Some(id) = &ctx.identity {
             let h = &s.headers;
-            req.insert_header(h.auth_method.clone(), id.auth_method)?;
+            req.insert_header(h.auth_method.clone(), ctx.auth_method)?;
             req.insert_header(h.action.clone(), id.action.as_str())?;
             if let Some(uid) = id.user_id {
                 req.insert_header(h.user_id.clone(), uid.to_string())?;
@@ -337,24 +270,32 @@ impl ProxyHttp for Gateway {
                 req.insert_header(h.user_role.clone(), role.as_ref())?;
             }
         }
+        ctx.upstream_started = Some(Instant::now());
         Ok(())
     }
 
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        _s: &mut Session,
         resp: &mut ResponseHeader,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if let Some(t) = ctx.upstream_started {
+            self.state
+                .metrics
+                .upstream_seconds
+                .observe(t.elapsed().as_secs_f64());
+        }
         sanitize_response(resp, &self.state.reserved);
+        resp.insert_header("X-Request-Id", ctx.request_id.as_str())?;
         Ok(())
     }
 
     fn fail_to_connect(
         &self,
-        _session: &mut Session,
-        _peer: &HttpPeer,
-        _ctx: &mut RequestCtx,
+        _s: &mut Session,
+        _p: &HttpPeer,
+        _c: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
         // A fresh connection that failed is not retried: the client gets a
@@ -369,28 +310,23 @@ impl ProxyHttp for Gateway {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
+        use ErrorType::{
+            ConnectTimedout, ConnectionClosed, ReadError, ReadTimedout, WriteError, WriteTimedout,
+        };
         let (code, name, message) = match (e.esource(), e.etype()) {
-            (_, ErrorType::HTTPStatus(c)) => (*c, "", ""),
-            (
-                ErrorSource::Upstream,
-                ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout,
-            ) => (504, "GatewayTimeoutError", "Gateway Timeout"),
+            (_, ErrorType::HTTPStatus(c)) => (*c, "HttpError", "Error"),
+            (ErrorSource::Upstream, ConnectTimedout | ReadTimedout | WriteTimedout) => {
+                (504, "GatewayTimeoutError", "Gateway Timeout")
+            }
             (ErrorSource::Upstream, _) => (502, "BadGatewayError", "Bad Gateway"),
-            (
-                ErrorSource::Downstream,
-                ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed,
-            ) => (0, "", ""),
+            (ErrorSource::Downstream, WriteError | ReadError | ConnectionClosed) => (0, "", ""),
             (ErrorSource::Downstream, _) => (400, "BadRequestError", "Bad Request"),
             _ => (500, "InternalServerError", "Internal Server Error"),
         };
         ctx.rule = format!("proxy error: {}", e.etype().as_str());
         if code > 0 && session.response_written().is_none() {
-            let body = if name.is_empty() {
-                error_body(code, "HttpError", "Error")
-            } else {
-                error_body(code, name, message)
-            };
-            if let Err(err) = respond::json(session, code, body).await {
+            let body = error_body(code, name, message);
+            if let Err(err) = respond::json(session, code, body, &ctx.request_id).await {
                 tracing::debug!(error = %err, "could not write the error response");
             }
         }
@@ -401,31 +337,31 @@ impl ProxyHttp for Gateway {
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
-        let status = session
-            .response_written()
-            .map(|r| r.status.as_u16())
-            .unwrap_or(0);
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let outcome = outcome_label(status, ctx.forward.is_some());
+        self.state
+            .metrics
+            .requests
+            .with_label_values(&[outcome, ctx.auth_method])
+            .inc();
         let req = session.req_header();
+        // Exactly one line per request. Never the Authorization header, the
+        // query string (reset codes, OAuth codes) or a body.
         tracing::info!(
             target: "portcullis::decision",
+            request_id = %ctx.request_id,
             method = %req.method,
             path = ctx.canonical.as_deref().unwrap_or("-"),
             action = ctx.action.as_deref().unwrap_or("-"),
-            auth = ctx.identity.as_ref().map_or("-", |i| i.auth_method),
+            auth = ctx.auth_method,
             subject = ctx.subject,
-            rule = %ctx.rule,
+            role = ctx.role.as_deref().unwrap_or("-"),
+            outcome,
             status,
+            reason = %ctx.rule,
             policy = %self.state.policy.load().version(),
             latency_us = u64::try_from(ctx.started.elapsed().as_micros()).unwrap_or(u64::MAX),
             "decision"
         );
     }
-}
-
-fn with_query(mut path: String, query: Option<&str>) -> String {
-    if let Some(q) = query {
-        path.push('?');
-        path.push_str(q);
-    }
-    path
 }

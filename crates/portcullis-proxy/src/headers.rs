@@ -125,9 +125,10 @@ mod tests {
     use super::*;
 
     fn reserved() -> ReservedHeaders {
-        let mut names = IdentityHeaderNames::default();
-        names.user_id = "X-Caller".into();
-        ReservedHeaders::new(&names)
+        ReservedHeaders::new(&IdentityHeaderNames {
+            user_id: "X-Caller".into(),
+            ..Default::default()
+        })
     }
 
     fn req(headers: &[(&str, &str)]) -> RequestHeader {

@@ -16,7 +16,9 @@ use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::gateway::{AppState, Gateway};
+use crate::admin::Admin;
+use crate::gateway::Gateway;
+use crate::state::AppState;
 
 /// Waits for SIGTERM or SIGINT, then starts the drain.
 struct DrainOnSignal {
@@ -97,6 +99,14 @@ pub fn run(state: Arc<AppState>) -> ! {
     let mut proxy = http_proxy_service(&server.configuration, Gateway::new(state.clone()));
     proxy.add_tcp(&s.listen);
     server.add_service(proxy);
+    let mut admin = pingora::services::listening::Service::new(
+        "admin".into(),
+        Admin {
+            state: state.clone(),
+        },
+    );
+    admin.add_tcp(&s.admin_listen);
+    server.add_service(admin);
     tracing::info!(listen = %s.listen, upstream = %s.upstream, "portcullis serving");
     server.run(RunArgs {
         shutdown_signal: Box::new(DrainOnSignal {

@@ -38,6 +38,8 @@ impl Default for IdentityHeaderNames {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: String,
+    /// `/metrics`, `/healthz`, `/readyz`.
+    pub admin_listen: String,
     pub threads: usize,
     /// Longest time a SIGTERM/SIGINT waits for in-flight requests.
     pub shutdown_timeout: Duration,

@@ -5,16 +5,15 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::proxy::Session;
 use portcullis_core::Policy;
 use portcullis_core::envelope::error_body;
 use portcullis_core::users_permissions::{UpRoute, params};
-use portcullis_users_permissions::{UpCaller, UpRequest, UpResponse};
+use portcullis_users_permissions::{UpCaller, UpRequest};
 
-use crate::gateway::AppState;
 use crate::respond;
+use crate::state::AppState;
 
 /// Bodies of auth routes are small JSON documents; anything larger is refused.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -38,10 +37,11 @@ pub async fn answer(
     policy: Arc<Policy>,
     forward_path: String,
     caller: UpCaller,
+    request_id: &str,
 ) -> Result<u16> {
     let Some(body) = read_body(session).await? else {
         let body = error_body(413, "PayloadTooLargeError", "request entity too large");
-        respond::json(session, 413, body).await?;
+        respond::json(session, 413, body, request_id).await?;
         return Ok(413);
     };
     let req_header = session.req_header();
@@ -80,28 +80,21 @@ pub async fn answer(
         Err(e) => {
             tracing::error!(error = %e, "users-permissions handler failed");
             let body = error_body(500, "InternalServerError", "Internal Server Error");
-            respond::json(session, 500, body).await?;
+            respond::json(session, 500, body, request_id).await?;
             return Ok(500);
         }
     };
-    write(session, &resp).await?;
+    count(state, route, resp.status);
+    respond::write(session, resp.status, &resp.headers, resp.body, request_id).await?;
     Ok(resp.status)
 }
 
-async fn write(session: &mut Session, resp: &UpResponse) -> Result<()> {
-    let mut header = ResponseHeader::build(resp.status, Some(resp.headers.len() + 1))?;
-    for (name, value) in &resp.headers {
-        header.append_header(name.clone(), value.as_str())?;
+fn count(state: &AppState, route: &UpRoute, status: u16) {
+    if status == 429 {
+        state.metrics.rate_limited.inc();
     }
-    header.insert_header("Content-Length", resp.body.len().to_string())?;
-    let head_only = session.req_header().method == http::Method::HEAD || resp.body.is_empty();
-    session
-        .write_response_header(Box::new(header), head_only)
-        .await?;
-    if !head_only {
-        session
-            .write_response_body(Some(resp.body.clone()), true)
-            .await?;
+    if route.path == "auth/local" {
+        let result = if status == 200 { "success" } else { "failure" };
+        state.metrics.logins.with_label_values(&[result]).inc();
     }
-    Ok(())
 }

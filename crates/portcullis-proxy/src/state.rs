@@ -1,0 +1,52 @@
+//! State shared by every request.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use arc_swap::ArcSwap;
+use portcullis_auth::JwtKeys;
+use portcullis_core::Policy;
+
+use crate::headers::ReservedHeaders;
+use crate::metrics::Metrics;
+use crate::settings::Settings;
+use crate::tokens::TokenDirectory;
+use crate::users::UserDirectory;
+
+/// Shared state of every request.
+pub struct AppState {
+    /// The active policy; a reload swaps it atomically.
+    pub policy: ArcSwap<Policy>,
+    pub jwt: JwtKeys,
+    pub users: UserDirectory,
+    pub tokens: TokenDirectory,
+    pub settings: Settings,
+    pub reserved: ReservedHeaders,
+    pub in_flight: AtomicUsize,
+    /// Answers the Users & Permissions routes.
+    pub up: Arc<portcullis_users_permissions::Service>,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    /// `disabled` without `cache.redis_url`.
+    pub fn redis_status(&self) -> &'static str {
+        "disabled"
+    }
+}
+
+/// Counts a request as in flight until its context is dropped.
+pub struct InFlight(Arc<AppState>);
+
+impl InFlight {
+    pub fn enter(state: &Arc<AppState>) -> InFlight {
+        state.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(state.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
