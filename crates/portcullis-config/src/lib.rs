@@ -173,3 +173,45 @@ pub fn summary(loaded: &Loaded) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// A policy file's name and text: what a replica publishes to the fleet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySource {
+    /// The file name (no directory), e.g. `roles.yaml`.
+    pub name: String,
+    pub text: String,
+}
+
+/// Reads the policy directory's files without compiling them.
+pub fn read_policy_sources(dir: &Path) -> Result<Vec<PolicySource>, Vec<Diagnostic>> {
+    Ok(policies::read_dir(dir)?
+        .into_iter()
+        .map(|s| PolicySource {
+            name: s
+                .path
+                .file_name()
+                .map_or_else(|| s.path.display().to_string(), |n| n.to_string_lossy().into_owned()),
+            text: s.text,
+        })
+        .collect())
+}
+
+/// Validates and compiles policy files held in memory (e.g. received from
+/// another replica). The version is the same as for the files on disk.
+pub fn compile_policy_sources(
+    sources: &[PolicySource],
+    api_prefix: &str,
+    passthrough: &[String],
+) -> Result<Policy, Vec<Diagnostic>> {
+    let sources: Vec<policies::Source> = sources
+        .iter()
+        .map(|s| policies::Source {
+            path: PathBuf::from(&s.name),
+            text: s.text.clone(),
+        })
+        .collect();
+    let version = policies::version(&sources);
+    policies::merge(&sources, api_prefix)
+        .finish(passthrough, version)
+        .map(Policy::compile)
+}
