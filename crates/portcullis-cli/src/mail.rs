@@ -1,8 +1,18 @@
 //! The mailer from `email:`.
 
+use anyhow::Context;
 use portcullis_config::GatewayConfig;
 use portcullis_users_permissions::Mailer;
 
-pub fn mailer(_g: &GatewayConfig) -> anyhow::Result<Mailer> {
-    Ok(Mailer::default())
+pub fn mailer(g: &GatewayConfig) -> anyhow::Result<Mailer> {
+    match &g.email.smtp_url {
+        Some(url) => Mailer::smtp(url, &g.email.from).context("email.smtp_url is not usable"),
+        None => {
+            tracing::warn!(
+                "email.smtp_url is not set: reset and confirmation emails are written to the log \
+                 without their codes — for development only"
+            );
+            Ok(Mailer::log(&g.email.from))
+        }
+    }
 }

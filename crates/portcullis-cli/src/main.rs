@@ -5,7 +5,6 @@ mod mail;
 mod serve;
 mod token;
 mod user;
-mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

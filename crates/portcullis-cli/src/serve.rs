@@ -10,10 +10,12 @@ use anyhow::{Context, bail};
 use arc_swap::ArcSwap;
 use portcullis_auth::JwtKeys;
 use portcullis_config::{AuthorizationMode as CfgAuth, GatewayConfig};
+use portcullis_proxy::fleet::{FleetUserEvents, PolicyOrigin};
 use portcullis_proxy::headers::ReservedHeaders;
 use portcullis_proxy::metrics::Metrics;
 use portcullis_proxy::tokens::TokenDirectory;
 use portcullis_proxy::{AppState, AuthorizationMode, IdentityHeaderNames, Settings, UserDirectory};
+use portcullis_redis::{Fleet, RedisRateLimiter};
 use portcullis_store::{Store, UserCache};
 use portcullis_users_permissions as up;
 
@@ -57,6 +59,7 @@ fn users_permissions_service(
     store: Store,
     cache: UserCache,
     jwt: JwtKeys,
+    fleet: Option<Fleet>,
 ) -> anyhow::Result<up::Service> {
     let u = &g.users_permissions;
     let settings = up::UpSettings {
@@ -89,8 +92,15 @@ fn users_permissions_service(
         // login flood queues there instead of stalling the proxy.
         passwords: portcullis_store::PasswordPool::new(2),
         mailer: crate::mail::mailer(g)?,
-        limiter: Arc::new(up::MemoryRateLimiter::default()),
-        events: Arc::new(up::LocalUserEvents(cache)),
+        limiter: match &fleet {
+            // Shared counters; per-replica counting while Redis is down.
+            Some(f) => Arc::new(RedisRateLimiter::new(
+                f.clone(),
+                Arc::new(up::MemoryRateLimiter::new()),
+            )),
+            None => Arc::new(up::MemoryRateLimiter::new()),
+        },
+        events: Arc::new(FleetUserEvents { cache, fleet }),
         settings,
     })
 }
@@ -126,49 +136,80 @@ pub fn run(config: &Path) -> anyhow::Result<()> {
     let settings = settings(g)?;
     portcullis_proxy::server::check_listen(&settings.listen).map_err(anyhow::Error::msg)?;
     portcullis_proxy::server::check_listen(&settings.admin_listen).map_err(anyhow::Error::msg)?;
-    // The background runtime owns database connections (see UserDirectory).
+    // The background runtime owns database and Redis connections (see
+    // UserDirectory); it lives as long as the process.
     let background = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("portcullis-bg")
         .enable_all()
         .build()
         .context("cannot start the background runtime")?;
-    let store = background
+    let rt = background.handle().clone();
+    std::mem::forget(background);
+    let store = rt
         .block_on(Store::connect(&g.store.url))
         .with_context(|| format!("cannot open the store ({:?})", g.store.kind()))?;
+    let fleet = match &g.cache.redis_url {
+        Some(url) => Some(
+            rt.block_on(Fleet::connect(url, portcullis_redis::DEFAULT_PREFIX))
+                .context("cache.redis_url is not usable")?,
+        ),
+        None => None,
+    };
     let cache = UserCache::new(g.cache.ttl.into());
     let jwt = JwtKeys::new(g.jwt.secret.as_bytes(), g.jwt.expires_in.into());
-    let up = Arc::new(users_permissions_service(
-        g,
-        store.clone(),
-        cache.clone(),
-        jwt.clone(),
-    )?);
+    let service =
+        users_permissions_service(g, store.clone(), cache.clone(), jwt.clone(), fleet.clone())?;
     let tokens = TokenDirectory::new(
         g.api_tokens.salt.clone(),
         g.cache.ttl.into(),
         store.clone(),
-        background.handle().clone(),
+        rt.clone(),
     );
-    let users = UserDirectory::new(cache, store, background.handle().clone());
+    let mut users = UserDirectory::new(cache, store, rt.clone());
+    if let Some(f) = &fleet {
+        users = users.with_fleet(f.clone(), g.cache.ttl.into());
+    }
     portcullis_proxy::sync::spawn(users.clone(), tokens.clone(), Duration::from_secs(1));
     let reserved = ReservedHeaders::new(&settings.headers);
     let state = Arc::new(AppState {
-        policy: ArcSwap::from_pointee(loaded.policy),
+        policy: ArcSwap::from_pointee(loaded.policy.clone()),
         jwt,
         users,
         tokens,
         settings,
         reserved,
         in_flight: AtomicUsize::new(0),
-        up,
+        up: Arc::new(service),
         metrics: Metrics::new().context("cannot register metrics")?,
     });
     state.metrics.set_policy(state.policy.load().version());
-    if g.policies.watch {
-        crate::watch::spawn(state.clone(), config, g, background.handle());
-    }
-    // Keep the background runtime alive for the life of the process.
-    std::mem::forget(background);
+    start_policy_sync(&state, g, fleet, &rt);
     portcullis_proxy::server::run(state)
+}
+
+/// Publishing to and following the fleet (with Redis), and the file watch.
+fn start_policy_sync(
+    state: &Arc<AppState>,
+    g: &GatewayConfig,
+    fleet: Option<Fleet>,
+    rt: &tokio::runtime::Handle,
+) {
+    let origin = PolicyOrigin {
+        api_prefix: g.server.api_prefix.clone(),
+        passthrough: g.server.passthrough.clone(),
+    };
+    if let Some(f) = &fleet {
+        // The most recent load anywhere wins: publishing our files (a no-op
+        // when the fleet already runs them) makes a rolling update switch
+        // every replica together.
+        let sources = portcullis_config::read_policy_sources(&g.policies.dir).unwrap_or_default();
+        let version = state.policy.load().version().to_owned();
+        rt.block_on(portcullis_proxy::fleet::publish(f, &version, &sources));
+        let _entered = rt.enter();
+        portcullis_proxy::fleet::subscribe(state.clone(), f.clone(), origin.clone(), rt.clone());
+    }
+    if g.policies.watch {
+        portcullis_proxy::watch::spawn(state.clone(), g.policies.dir.clone(), origin, fleet, rt);
+    }
 }

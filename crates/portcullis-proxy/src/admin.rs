@@ -40,7 +40,9 @@ impl Admin {
             });
         let store_ok = matches!(ping.await, Ok(Ok(Ok(()))));
         let redis = self.state.redis_status();
-        let ready = store_ok && redis != "down";
+        // Redis down degrades (per-replica rate limits, database reads) but
+        // does not stop serving.
+        let ready = store_ok;
         let body = json!({
             "status": if ready { "ready" } else { "not ready" },
             "policy": self.state.policy.load().version(),

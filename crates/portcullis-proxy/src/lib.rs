@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod authn;
+pub mod fleet;
 pub mod gateway;
 pub mod headers;
 pub mod metrics;
@@ -15,6 +16,7 @@ pub mod sync;
 pub mod tokens;
 pub mod up;
 pub mod users;
+pub mod watch;
 
 pub use gateway::Gateway;
 pub use settings::{AuthorizationMode, IdentityHeaderNames, Settings};

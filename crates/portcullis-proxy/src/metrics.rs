@@ -14,6 +14,7 @@ pub struct Metrics {
     pub upstream_seconds: Histogram,
     pub cache: IntCounterVec,
     pub redis_errors: IntCounter,
+    pub redis_commands: IntCounter,
     pub store_errors: IntCounter,
     pub logins: IntCounterVec,
     pub rate_limited: IntCounter,
@@ -89,6 +90,11 @@ impl Metrics {
                 "portcullis_redis_errors_total",
                 "Redis command errors",
             )?,
+            redis_commands: counter(
+                &registry,
+                "portcullis_redis_commands_total",
+                "Redis commands sent",
+            )?,
             store_errors: counter(
                 &registry,
                 "portcullis_store_errors_total",
@@ -142,6 +148,14 @@ impl Metrics {
             let c = self.cache.with_label_values(&[tier, result]);
             c.inc_by(total.saturating_sub(c.get()));
         }
+    }
+
+    /// Brings the Redis counters up to the fleet client's own counts.
+    pub fn sync_redis(&self, errors: u64, commands: u64) {
+        self.redis_errors
+            .inc_by(errors.saturating_sub(self.redis_errors.get()));
+        self.redis_commands
+            .inc_by(commands.saturating_sub(self.redis_commands.get()));
     }
 
     /// The text exposition format.

@@ -29,9 +29,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// `disabled` without `cache.redis_url`.
+    /// `disabled` without `cache.redis_url`, else `ok` or `degraded`.
     pub fn redis_status(&self) -> &'static str {
-        "disabled"
+        match self.users.fleet().map(portcullis_redis::Fleet::health) {
+            None => "disabled",
+            Some(portcullis_redis::Health::Up) => "ok",
+            Some(_) => "degraded",
+        }
     }
 }
 

@@ -98,6 +98,10 @@ impl TokenDirectory {
         self.cache.invalidate(access_key);
     }
 
+    pub fn invalidate_all(&self) {
+        self.cache.invalidate_all();
+    }
+
     /// Notes a use; written to the store by [`Self::flush_last_used`].
     pub fn mark_used(&self, id: i64) {
         if let Ok(mut used) = self.used.lock() {

@@ -93,14 +93,26 @@ impl UserCache {
         self.entries.invalidate_all();
     }
 
-    /// Read-through: the cached state, or the database's answer (which is
-    /// then cached, absence included).
+    /// Reads through to the store on a miss.
     pub async fn load(&self, store: &Store, id: i64) -> Result<Option<Arc<UserState>>> {
+        self.load_with(id, || async move {
+            Ok(store.user_state(id).await?.map(Arc::new))
+        })
+        .await
+    }
+
+    /// Reads through to `fetch` on a miss (e.g. a shared Redis tier, then
+    /// the store), caching its answer unless an invalidation ran meanwhile.
+    pub async fn load_with<F, Fut>(&self, id: i64, fetch: F) -> Result<CachedUser>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<CachedUser>>,
+    {
         if let Some(cached) = self.get(id) {
             return Ok(cached);
         }
         let generation = self.counters.generation.load(Ordering::SeqCst);
-        let loaded = store.user_state(id).await?.map(Arc::new);
+        let loaded = fetch().await?;
         // Security: if any invalidation ran while we were reading, our row
         // may predate it (e.g. read just before a block committed). Caching
         // it would resurrect the old state for a whole TTL, so it must not

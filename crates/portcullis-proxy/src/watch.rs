@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use portcullis_config::GatewayConfig;
-use portcullis_proxy::AppState;
+use portcullis_redis::Fleet;
+
+use crate::fleet::{PolicyOrigin, publish};
+use crate::state::AppState;
 
 /// Names, sizes and modification times of the policy files.
 fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
@@ -37,10 +39,15 @@ fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
     out
 }
 
-pub fn spawn(state: Arc<AppState>, _config: &Path, g: &GatewayConfig, rt: &tokio::runtime::Handle) {
-    let dir = g.policies.dir.clone();
-    let prefix = g.server.api_prefix.clone();
-    let passthrough = g.server.passthrough.clone();
+/// Watches `dir`; a valid change becomes active here and, with Redis, is
+/// published to the fleet.
+pub fn spawn(
+    state: Arc<AppState>,
+    dir: PathBuf,
+    origin: PolicyOrigin,
+    fleet: Option<Fleet>,
+    rt: &tokio::runtime::Handle,
+) {
     rt.spawn(async move {
         let mut seen = fingerprint(&dir);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -51,9 +58,17 @@ pub fn spawn(state: Arc<AppState>, _config: &Path, g: &GatewayConfig, rt: &tokio
                 continue;
             }
             seen = now;
-            match portcullis_config::load_policies(&dir, &prefix, &passthrough) {
-                Ok(policy) if policy.version() == state.policy.load().version() => {}
-                Ok(policy) => {
+            let compiled = portcullis_config::read_policy_sources(&dir).and_then(|sources| {
+                portcullis_config::compile_policy_sources(
+                    &sources,
+                    &origin.api_prefix,
+                    &origin.passthrough,
+                )
+                .map(|p| (p, sources))
+            });
+            match compiled {
+                Ok((policy, _)) if policy.version() == state.policy.load().version() => {}
+                Ok((policy, sources)) => {
                     let version = policy.version().to_owned();
                     state.policy.store(Arc::new(policy));
                     state.metrics.set_policy(&version);
@@ -62,7 +77,10 @@ pub fn spawn(state: Arc<AppState>, _config: &Path, g: &GatewayConfig, rt: &tokio
                         .policy_reloads
                         .with_label_values(&["ok"])
                         .inc();
-                    tracing::info!(version, "policy reloaded");
+                    tracing::info!(version, "policy reloaded from the files");
+                    if let Some(f) = &fleet {
+                        publish(f, &version, &sources).await;
+                    }
                 }
                 Err(diags) => {
                     state
