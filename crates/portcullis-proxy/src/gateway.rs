@@ -336,6 +336,13 @@ impl ProxyHttp for Gateway {
         }
     }
 
+    /// Pingora's error logs name the request with this: the canonical path
+    /// only, never the query string (reset codes, OAuth codes live there).
+    fn request_summary(&self, session: &Session, ctx: &RequestCtx) -> String {
+        let method = &session.req_header().method;
+        format!("{method} {} (request id {})", ctx.canonical.as_deref().unwrap_or("-"), ctx.request_id)
+    }
+
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let outcome = outcome_label(status, ctx.forward.is_some());
