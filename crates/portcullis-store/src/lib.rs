@@ -33,7 +33,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 pub use cache::{CachedUser, UserCache};
 pub use password::{PasswordPool, Verified, hash_password, verify_password};
 pub use tokens::{ApiToken, NewApiToken, TokenStatus, TokenType};
-pub use users::{NewUser, User, UserState};
+pub use users::{NewUser, SqlValue, User, UserQuery, UserState};
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -14,6 +14,10 @@ use sqlx::any::AnyRow;
 
 use crate::{Binds, Result, Store, iso, map_conflict, now_ms};
 
+mod search;
+
+pub use search::{SqlValue, UserQuery};
+
 const COLUMNS: &str = "id, document_id, username, email, provider, password, \
     reset_password_token, reset_password_sent_at, confirmation_token, confirmed, blocked, \
     role, tokens_valid_after, created_at, updated_at, published_at";
@@ -255,6 +259,45 @@ impl Store {
             (hash.to_owned(), revocation_instant(now), now),
         )
         .await
+    }
+
+    /// Replaces an outdated hash (bcrypt from Strapi, weaker argon2) after a
+    /// successful login, only if the stored hash is still `old` (a
+    /// concurrent password change wins). Revokes nothing and leaves
+    /// `updated_at` alone: the password itself did not change.
+    pub async fn replace_password_hash(&self, id: i64, old: &str, new: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE up_users SET password = $2 WHERE id = $1 AND password = $3")
+            .bind(id)
+            .bind(new.to_owned())
+            .bind(old.to_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// [`Store::update_password`] for a reset: applied only if `token` is
+    /// still the user's reset token, in one statement, so a code is used at
+    /// most once even under concurrent requests. `false` if it was not.
+    pub async fn reset_password_with_token(
+        &self,
+        id: i64,
+        token: &str,
+        hash: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE up_users SET password = $3, tokens_valid_after = $4, \
+             reset_password_token = NULL, reset_password_sent_at = NULL, updated_at = $5 \
+             WHERE id = $1 AND reset_password_token = $2",
+        )
+        .bind(id)
+        .bind(token.to_owned())
+        .bind(hash.to_owned())
+        .bind(revocation_instant(now))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Blocks or unblocks. Blocking also revokes every JWT issued so far, so

@@ -16,6 +16,7 @@ pub mod request;
 pub mod roles;
 pub mod sanitize;
 pub mod users;
+pub mod validate;
 
 use std::sync::Arc;
 use std::time::Duration;
