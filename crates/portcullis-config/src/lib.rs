@@ -187,10 +187,10 @@ pub fn read_policy_sources(dir: &Path) -> Result<Vec<PolicySource>, Vec<Diagnost
     Ok(policies::read_dir(dir)?
         .into_iter()
         .map(|s| PolicySource {
-            name: s
-                .path
-                .file_name()
-                .map_or_else(|| s.path.display().to_string(), |n| n.to_string_lossy().into_owned()),
+            name: s.path.file_name().map_or_else(
+                || s.path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
             text: s.text,
         })
         .collect())

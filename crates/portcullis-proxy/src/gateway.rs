@@ -340,7 +340,11 @@ impl ProxyHttp for Gateway {
     /// only, never the query string (reset codes, OAuth codes live there).
     fn request_summary(&self, session: &Session, ctx: &RequestCtx) -> String {
         let method = &session.req_header().method;
-        format!("{method} {} (request id {})", ctx.canonical.as_deref().unwrap_or("-"), ctx.request_id)
+        format!(
+            "{method} {} (request id {})",
+            ctx.canonical.as_deref().unwrap_or("-"),
+            ctx.request_id
+        )
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {

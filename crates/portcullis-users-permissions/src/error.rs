@@ -58,7 +58,8 @@ impl ApiError {
         let list: Vec<Value> = errors
             .into_iter()
             .map(|e| {
-                let mut o = json!({"path": e.path, "message": e.message, "name": "ValidationError"});
+                let mut o =
+                    json!({"path": e.path, "message": e.message, "name": "ValidationError"});
                 if let (Some(v), Some(map)) = (e.value, o.as_object_mut()) {
                     map.insert("value".into(), v);
                 }
@@ -101,7 +102,11 @@ impl ApiError {
     }
 
     pub fn rate_limited() -> ApiError {
-        ApiError::new(429, "RateLimitError", "Too many requests, please try again later.")
+        ApiError::new(
+            429,
+            "RateLimitError",
+            "Too many requests, please try again later.",
+        )
     }
 
     /// A failure of ours (store down, mail transport): Strapi's 500, with no
@@ -145,7 +150,11 @@ mod tests {
 
     #[test]
     fn yup_single_and_many() {
-        let one = ApiError::yup(vec![FieldError::new("password", "password is a required field", None)]);
+        let one = ApiError::yup(vec![FieldError::new(
+            "password",
+            "password is a required field",
+            None,
+        )]);
         assert_eq!(one.message, "password is a required field");
         let body = String::from_utf8(one.into_response().body.to_vec()).unwrap_or_default();
         assert_eq!(

@@ -101,15 +101,33 @@ impl Service {
     }
 
     async fn dispatch(&self, req: &UpRequest) -> UpResponse {
-        let action = req.route.action.rsplit_once("users-permissions.").map_or("", |(_, a)| a);
+        let action = req
+            .route
+            .action
+            .rsplit_once("users-permissions.")
+            .map_or("", |(_, a)| a);
         let result = match action {
-            "auth.callback" | "auth.connect" | "auth.register" | "auth.forgotPassword"
-            | "auth.resetPassword" | "auth.changePassword" | "auth.emailConfirmation"
-            | "auth.sendEmailConfirmation" | "auth.refresh" | "auth.logout" | "auth.getSessions"
+            "auth.callback"
+            | "auth.connect"
+            | "auth.register"
+            | "auth.forgotPassword"
+            | "auth.resetPassword"
+            | "auth.changePassword"
+            | "auth.emailConfirmation"
+            | "auth.sendEmailConfirmation"
+            | "auth.refresh"
+            | "auth.logout"
+            | "auth.getSessions"
             | "auth.revokeSession" => auth::handle(self, req, action).await,
             "user.count" | "user.find" | "user.me" | "user.updateMe" | "user.findOne"
-            | "user.create" | "user.update" | "user.destroy" => users::handle(self, req, action).await,
-            "role.find" | "role.findOne" | "role.createRole" | "role.updateRole" | "role.deleteRole"
+            | "user.create" | "user.update" | "user.destroy" => {
+                users::handle(self, req, action).await
+            }
+            "role.find"
+            | "role.findOne"
+            | "role.createRole"
+            | "role.updateRole"
+            | "role.deleteRole"
             | "permissions.getPermissions" => roles::handle(self, req, action).await,
             _ => Err(ApiError::not_found("Not Found")),
         };

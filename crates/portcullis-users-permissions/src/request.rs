@@ -51,7 +51,10 @@ pub struct UpRequest {
 
 impl UpRequest {
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The authenticated user, if the caller is one.
@@ -68,7 +71,10 @@ impl UpRequest {
     pub fn may(&self, action: &str) -> bool {
         let caller = match &self.caller {
             UpCaller::Public => Caller::Public,
-            UpCaller::User(u) => Caller::User { id: u.id, role: &u.role },
+            UpCaller::User(u) => Caller::User {
+                id: u.id,
+                role: &u.role,
+            },
             UpCaller::ApiToken { id, kind } => Caller::ApiToken {
                 id: *id,
                 access: match kind {
@@ -92,7 +98,9 @@ impl UpRequest {
 
     /// Query parameters, percent-decoded (`+` as space), in order.
     pub fn query_pairs(&self) -> Vec<(String, String)> {
-        let Some(q) = &self.query else { return Vec::new() };
+        let Some(q) = &self.query else {
+            return Vec::new();
+        };
         q.split('&')
             .filter(|p| !p.is_empty())
             .map(|pair| {
@@ -105,7 +113,9 @@ impl UpRequest {
 
 fn decode(s: &str) -> String {
     let s = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&s).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(&s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// What the gateway writes back.
@@ -121,7 +131,10 @@ impl UpResponse {
     pub fn json(status: u16, value: &Value) -> UpResponse {
         UpResponse {
             status,
-            headers: vec![("Content-Type".into(), "application/json; charset=utf-8".into())],
+            headers: vec![(
+                "Content-Type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
             body: Bytes::from(value.to_string()),
         }
     }

@@ -47,7 +47,9 @@ pub fn role_id(req: &UpRequest, kind: &str) -> i64 {
     req.policy
         .roles()
         .position(|r| r.kind == kind)
-        .map_or(0, |i| i64::try_from(i).unwrap_or(i64::MAX).saturating_add(1))
+        .map_or(0, |i| {
+            i64::try_from(i).unwrap_or(i64::MAX).saturating_add(1)
+        })
 }
 
 /// A stable 24-character documentId derived from the role type.
