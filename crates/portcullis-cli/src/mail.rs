@@ -5,14 +5,18 @@ use portcullis_config::GatewayConfig;
 use portcullis_users_permissions::Mailer;
 
 pub fn mailer(g: &GatewayConfig) -> anyhow::Result<Mailer> {
-    match &g.email.smtp_url {
-        Some(url) => Mailer::smtp(url, &g.email.from).context("email.smtp_url is not usable"),
+    let mailer = match &g.email.smtp_url {
+        Some(url) => Mailer::smtp(url, &g.email.from).context("email.smtp_url is not usable")?,
         None => {
             tracing::warn!(
                 "email.smtp_url is not set: reset and confirmation emails are written to the log \
                  without their codes — for development only"
             );
-            Ok(Mailer::log(&g.email.from))
+            Mailer::log(&g.email.from)
         }
-    }
+    };
+    Ok(match &g.server.public_url {
+        Some(url) => mailer.with_server_url(url),
+        None => mailer,
+    })
 }

@@ -38,6 +38,9 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// Worker threads of the proxy service.
     pub threads: usize,
+    /// Base URL of the gateway as clients reach it (links in confirmation
+    /// emails); relative links without it. Never taken from `Host`.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +52,7 @@ impl Default for ServerConfig {
             passthrough: vec!["/uploads/".into()],
             shutdown_timeout: Duration::from_secs(25),
             threads: 1,
+            public_url: None,
         }
     }
 }

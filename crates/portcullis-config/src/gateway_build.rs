@@ -167,6 +167,7 @@ fn server(b: &mut Builder<'_>, raw: &GatewayFile) -> ServerConfig {
             d.shutdown_timeout,
         ),
         threads: b.number(s.threads.as_ref(), d.threads, rule::threads),
+        public_url: b.optional(s.public_url.as_ref(), rule::public_url),
         api_prefix,
         passthrough,
     }

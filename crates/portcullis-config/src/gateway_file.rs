@@ -35,6 +35,7 @@ pub(crate) struct ServerFile {
     pub(crate) passthrough: Option<Vec<Str>>,
     pub(crate) shutdown_timeout: Option<Str>,
     pub(crate) threads: Option<Spanned<u64>>,
+    pub(crate) public_url: Option<Str>,
 }
 
 #[derive(Debug, Default, Deserialize)]
