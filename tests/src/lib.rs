@@ -9,6 +9,10 @@
 //!   temp dir, with its logs, signals and CLI.
 //! - [`jwt()`], [`user_jwt`] and attack tokens signed with [`TEST_JWT_SECRET`].
 //! - [`PgDatabase`]: a throw-away PostgreSQL database.
+//! - [`RedisServer`]: a throw-away `redis-server` on a free port (stop /
+//!   restart on the same port), and [`RedisSubscriber`] to read pub/sub.
+//! - [`SmtpSink`]: a recording SMTP server for `email.smtp_url`, whose
+//!   [`SmtpMessage`]s give back the reset codes and confirmation tokens.
 //!
 //! No fixed ports anywhere: every listener binds `127.0.0.1:0`.
 //!
@@ -50,6 +54,8 @@ mod gateway;
 mod http1;
 mod jwt;
 mod pg;
+mod redis;
+mod smtp;
 mod upstream;
 
 pub use bin::portcullis_bin;
@@ -63,6 +69,8 @@ pub use jwt::{
     user_jwt_without_exp, user_jwt_wrong_secret,
 };
 pub use pg::{DEFAULT_ADMIN_URL, PgDatabase};
+pub use redis::{RedisServer, RedisSubscriber};
+pub use smtp::{SmtpMessage, SmtpSink};
 pub use upstream::{EchoOptions, EchoUpstream, Received};
 
 /// `jsonwebtoken`'s algorithm enum, for [`jwt_with_alg`] and [`forge_jwt`].

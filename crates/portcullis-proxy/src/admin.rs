@@ -70,6 +70,13 @@ impl ServeHttp for Admin {
                 self.state
                     .metrics
                     .sync_cache("local", cache.hits(), cache.misses());
+                if let Some(fleet) = self.state.users.fleet() {
+                    let (hits, misses) = self.state.users.redis_stats();
+                    self.state.metrics.sync_cache("redis", hits, misses);
+                    self.state
+                        .metrics
+                        .sync_redis(fleet.errors(), fleet.commands_sent());
+                }
                 response(
                     200,
                     "text/plain; version=0.0.4",
