@@ -91,7 +91,8 @@ impl RedisServer {
     }
 
     /// Sends one command (inline syntax) on a fresh connection and returns
-    /// the first line of the reply, e.g. `+PONG`, `:3`, `$-1`.
+    /// the reply: the first line for simple replies (`+PONG`, `:3`, `-ERR …`,
+    /// `$-1` for nil, `*2` for an array), the payload for a bulk string.
     pub async fn command(&self, inline: &str) -> Result<String> {
         let stream = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(self.addr()))
             .await
@@ -105,7 +106,16 @@ impl RedisServer {
         tokio::time::timeout(Duration::from_secs(2), reader.read_line(&mut line))
             .await
             .context("redis did not answer")??;
-        Ok(line.trim_end().to_owned())
+        let line = line.trim_end().to_owned();
+        if let Some(len) = line.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
+            let mut buf = vec![0u8; len + 2];
+            tokio::time::timeout(Duration::from_secs(2), reader.read_exact(&mut buf))
+                .await
+                .context("redis did not send the bulk reply")??;
+            buf.truncate(len);
+            return Ok(String::from_utf8_lossy(&buf).into_owned());
+        }
+        Ok(line)
     }
 
     /// Whether the server answers `PING` right now.

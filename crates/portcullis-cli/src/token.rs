@@ -177,10 +177,32 @@ pub fn run(config: &Path, cmd: Command) -> anyhow::Result<()> {
                     bail!("API token {} ({}) is already revoked", t.id, t.name);
                 }
                 println!("revoked API token {} ({})", t.id, t.name);
+                announce_revocation(g, &t.access_key).await;
             }
         }
         Ok(())
     })
+}
+
+/// With Redis, every replica drops the token at once (without it, their
+/// change feed sees the revocation within about a second).
+async fn announce_revocation(g: &portcullis_config::GatewayConfig, access_key: &str) {
+    let Some(url) = &g.cache.redis_url else {
+        return;
+    };
+    let announced =
+        match portcullis_redis::Fleet::connect(url, portcullis_redis::DEFAULT_PREFIX).await {
+            Ok(fleet) => fleet
+                .token_changed(access_key)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+    if let Err(e) = announced {
+        eprintln!(
+            "warning: could not announce the revocation on Redis ({e}); replicas will see it within about a second"
+        );
+    }
 }
 
 #[cfg(test)]

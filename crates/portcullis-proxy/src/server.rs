@@ -57,6 +57,18 @@ impl ShutdownSignalWatch for DrainOnSignal {
     }
 }
 
+/// Writes pending `lastUsedAt` updates before the process goes away.
+fn flush_before_exit(state: &AppState) {
+    let rt = state.users.background().clone();
+    let tokens = state.tokens.clone();
+    let flushed = rt.block_on(async move {
+        tokio::time::timeout(Duration::from_secs(2), tokens.flush_last_used()).await
+    });
+    if flushed.is_err() {
+        tracing::warn!("lastUsedAt flush timed out at shutdown");
+    }
+}
+
 fn drain_then_exit(state: &AppState, limit: Duration) {
     let start = Instant::now();
     // Let the listeners close before counting.
@@ -68,10 +80,12 @@ fn drain_then_exit(state: &AppState, limit: Duration) {
                 elapsed_ms = start.elapsed().as_millis() as u64,
                 "drained, exiting"
             );
+            flush_before_exit(state);
             std::process::exit(0);
         }
         if start.elapsed() >= limit {
             tracing::warn!(in_flight = n, "shutdown timeout reached, exiting");
+            flush_before_exit(state);
             std::process::exit(0);
         }
         std::thread::sleep(Duration::from_millis(20));
