@@ -174,10 +174,16 @@ pub(crate) fn smtp_url(v: &str) -> Rule<String> {
 /// The gateway's public base URL (for links in emails): http(s), no path
 /// beyond `/`, no query.
 pub(crate) fn public_url(v: &str) -> Rule<String> {
-    let rest = v.strip_prefix("https://").or_else(|| v.strip_prefix("http://"));
+    let rest = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"));
     match rest {
-        Some(r) if !r.is_empty() && !r.contains(['?', '#', '@', '\\']) => Ok(v.trim_end_matches('/').to_owned()),
-        _ => Err(format!("server.public_url must be an http:// or https:// URL without query or user info (found {v:?})")),
+        Some(r) if !r.is_empty() && !r.contains(['?', '#', '@', '\\']) => {
+            Ok(v.trim_end_matches('/').to_owned())
+        }
+        _ => Err(format!(
+            "server.public_url must be an http:// or https:// URL without query or user info (found {v:?})"
+        )),
     }
 }
 
