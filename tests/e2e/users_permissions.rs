@@ -19,10 +19,10 @@ mod up;
 
 #[path = "up/authz.rs"]
 mod authz;
-#[path = "up/confirm.rs"]
-mod confirm;
 #[path = "up/config.rs"]
 mod config;
+#[path = "up/confirm.rs"]
+mod confirm;
 #[path = "up/flow.rs"]
 mod flow;
 #[path = "up/login.rs"]

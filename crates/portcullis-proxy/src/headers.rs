@@ -65,9 +65,12 @@ impl ReservedHeaders {
     pub fn is_reserved(&self, name: &str) -> bool {
         let n = name.as_bytes();
         // Every reserved name starts with "x-" / "x_", except configured ones.
-        let x_family = n.len() > 2 && n[0].eq_ignore_ascii_case(&b'x') && (n[1] == b'-' || n[1] == b'_');
+        let x_family =
+            n.len() > 2 && n[0].eq_ignore_ascii_case(&b'x') && (n[1] == b'-' || n[1] == b'_');
         (x_family
-            && (RESERVED_PREFIXES.iter().any(|p| starts_with_normalized(n, p))
+            && (RESERVED_PREFIXES
+                .iter()
+                .any(|p| starts_with_normalized(n, p))
                 || RESERVED_EXACT.iter().any(|e| eq_normalized(n, e))
                 || starts_with_normalized(n, "x-permission-")))
             || self.configured.iter().any(|c| eq_normalized(n, c))
@@ -82,7 +85,11 @@ fn eq_normalized(name: &[u8], want: &str) -> bool {
 fn starts_with_normalized(name: &[u8], prefix: &str) -> bool {
     name.len() >= prefix.len()
         && name.iter().zip(prefix.as_bytes()).all(|(&a, &b)| {
-            let a = if a == b'_' { b'-' } else { a.to_ascii_lowercase() };
+            let a = if a == b'_' {
+                b'-'
+            } else {
+                a.to_ascii_lowercase()
+            };
             a == b
         })
 }

@@ -145,7 +145,11 @@ pub fn new_document_id() -> String {
 /// change-password returns) must stay valid. Tokens minted before that
 /// second are revoked.
 fn revocation_instant(now: i64) -> i64 {
-    now - now.rem_euclid(1000)
+    // The start of the next whole second: JWT `iat`s have whole seconds, so
+    // every token issued up to now (this second included) is refused, and
+    // the token handed out with the change is issued with `iat` = this
+    // instant (at most a second ahead).
+    (now.div_euclid(1000) + 1) * 1000
 }
 
 fn flag(b: bool) -> i64 {

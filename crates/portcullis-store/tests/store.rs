@@ -340,19 +340,20 @@ async fn revocation_instants(url: String) {
     );
     let after = store.user_by_id(u.id).await.unwrap().unwrap();
     assert_eq!(after.password.as_deref(), Some("$argon2id$v2"));
-    // Whole seconds: a JWT minted in the same second (iat = t / 1000) survives.
-    assert_eq!(after.tokens_valid_after, Some(1_772_620_200_000));
+    // The start of the next second: every JWT minted up to the change (its
+    // second included) is refused.
+    assert_eq!(after.tokens_valid_after, Some(1_772_620_201_000));
     assert_eq!(after.updated_at, t);
 
     assert!(store.set_blocked(u.id, true, t + 60_000).await.unwrap());
     let state = store.user_state(u.id).await.unwrap().unwrap();
     assert!(state.blocked);
-    assert_eq!(state.tokens_valid_after, Some(1_772_620_260_000));
+    assert_eq!(state.tokens_valid_after, Some(1_772_620_261_000));
     // Unblocking keeps the revocation: old tokens stay dead.
     store.set_blocked(u.id, false, t + 120_000).await.unwrap();
     let state = store.user_state(u.id).await.unwrap().unwrap();
     assert!(!state.blocked);
-    assert_eq!(state.tokens_valid_after, Some(1_772_620_260_000));
+    assert_eq!(state.tokens_valid_after, Some(1_772_620_261_000));
 }
 on_both!(revocation, super::revocation_instants);
 

@@ -67,17 +67,32 @@ fn random_hex(n: usize) -> String {
     hex::encode(buf)
 }
 
-/// `{"jwt", "user"}` for `user`. The token is issued after any password
-/// update, so it is never older than the user's revocation instant.
-fn jwt_response(
+/// `{"jwt", "user"}` for `user`. The token's `iat` is never before the
+/// user's revocation instant (read fresh: a password change or reset sets it
+/// to the start of the next second, so that tokens issued earlier in the
+/// same second are refused while this one is accepted).
+async fn jwt_response(
     svc: &Service,
     req: &UpRequest,
     user: &User,
     with_role: bool,
 ) -> Result<UpResponse, ApiError> {
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    )
+    .unwrap_or(i64::MAX);
+    let cutoff = svc
+        .store
+        .user_state(user.id)
+        .await?
+        .and_then(|s| s.tokens_valid_after)
+        .map_or(0, |ms| ms.div_euclid(1000));
     let jwt = svc
         .jwt
-        .issue(user.id)
+        .issue_at(user.id, now.max(cutoff))
         .map_err(|e| ApiError::internal("issuing a JWT failed", &e))?;
     Ok(UpResponse::ok(&json!({
         "jwt": jwt,

@@ -1,5 +1,6 @@
 //! Shared fixture of the Users & Permissions suite: the policy, the
 //! gateway configurations, request helpers and assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,8 +12,7 @@ use serde_json::{Value, json};
 use sqlx::{AnyConnection, Connection};
 
 pub use crate::common::{
-    FORBIDDEN, assert_401_invalid, assert_401_missing, assert_403, assert_error, assert_untouched,
-    create_user,
+    assert_401_invalid, assert_401_missing, assert_403, assert_error, assert_untouched,
 };
 
 /// The password `common::create_user` gives every user.
@@ -65,8 +65,7 @@ roles:
 "#;
 
 /// The GitHub provider of the OAuth cases.
-pub const PROVIDERS: &str =
-    "github: { client_id: x, client_secret: y, redirect: \"http://localhost:3000/connect/github/redirect\" }";
+pub const PROVIDERS: &str = "github: { client_id: x, client_secret: y, redirect: \"http://localhost:3000/connect/github/redirect\" }";
 
 /// A running gateway with its upstream and SMTP sink.
 pub struct Env {
@@ -104,13 +103,13 @@ pub async fn spawn_on(
     make: impl FnOnce(&SmtpSink) -> GatewayBuilder,
     store_url: Option<&str>,
 ) -> Env {
-    let upstream = EchoUpstream::start().await.unwrap();
-    let sink = SmtpSink::start().await.unwrap();
+    let upstream = Box::pin(EchoUpstream::start()).await.unwrap();
+    let sink = Box::pin(SmtpSink::start()).await.unwrap();
     let mut b = make(&sink).upstream(upstream.url());
     if let Some(url) = store_url {
         b = b.store_url(url);
     }
-    let gw = b.spawn().await.unwrap();
+    let gw = Box::pin(b.spawn()).await.unwrap();
     let store = match store_url {
         Some(url) => url.to_owned(),
         None => format!("sqlite://{}", gw.dir().join("portcullis.db").display()),
@@ -148,8 +147,10 @@ impl Env {
         if text.is_some() {
             headers.push(("Content-Type", "application/json"));
         }
-        self.http
-            .request(method, path, &headers, text.as_deref().map(str::as_bytes))
+        let request = self
+            .http
+            .request(method, path, &headers, text.as_deref().map(str::as_bytes));
+        Box::pin(request)
             .await
             .unwrap_or_else(|e| panic!("{method} {path}: {e:#}"))
     }
@@ -177,12 +178,14 @@ impl Env {
     }
 
     /// A successful login: `(jwt, user)`.
-    #[track_caller]
     pub async fn login_ok(&self, identifier: &str, password: &str) -> (String, Value) {
         let r = self.login(identifier, password).await;
         assert_eq!(r.status, 200, "login {identifier}: {}", r.text());
         let body = r.json();
-        (body["jwt"].as_str().unwrap().to_owned(), body["user"].clone())
+        (
+            body["jwt"].as_str().unwrap().to_owned(),
+            body["user"].clone(),
+        )
     }
 
     /// `POST /api/auth/forgot-password` for `email`, then the code mailed
@@ -190,11 +193,7 @@ impl Env {
     pub async fn forgot_code(&self, email: &str) -> String {
         let seen = self.sink.messages_to(email).len();
         let r = self
-            .post(
-                "/api/auth/forgot-password",
-                None,
-                json!({ "email": email }),
-            )
+            .post("/api/auth/forgot-password", None, json!({ "email": email }))
             .await;
         assert_eq!(r.status, 200, "forgot-password {email}: {}", r.text());
         assert_eq!(r.text(), r#"{"ok":true}"#);
@@ -211,8 +210,7 @@ impl Env {
 
     /// The mail to `email` after the first `seen` ones.
     pub async fn mail_to(&self, email: &str, seen: usize) -> SmtpMessage {
-        self.sink
-            .wait_for_to(email, seen, MAIL_WAIT)
+        Box::pin(self.sink.wait_for_to(email, seen, MAIL_WAIT))
             .await
             .unwrap_or_else(|e| panic!("{e:#}; all mails: {:?}", self.sink.messages()))
     }
@@ -222,7 +220,7 @@ impl Env {
     pub async fn token(&self, name: &str, kind: &str, extra: &[&str]) -> String {
         let mut args = vec!["token", "create", "--name", name, "--type", kind];
         args.extend_from_slice(extra);
-        let out = self.gw.run_cli(&args).await.unwrap();
+        let out = Box::pin(self.gw.run_cli(&args)).await.unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),
@@ -237,36 +235,46 @@ impl Env {
 
     /// One column of one row (as text; NULL → `None`).
     pub async fn scalar(&self, sql: &str) -> Option<String> {
-        let mut conn = connect(&self.store).await;
-        let row: Option<(Option<String>,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_optional(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        let _ = conn.close().await;
-        row.and_then(|r| r.0)
+        Box::pin(fetch_one::<String>(&self.store, sql)).await
     }
 
     /// One integer (e.g. `count(*)`), NULL → `None`.
     pub async fn int(&self, sql: &str) -> Option<i64> {
-        let mut conn = connect(&self.store).await;
-        let row: Option<(Option<i64>,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_optional(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        let _ = conn.close().await;
-        row.and_then(|r| r.0)
+        Box::pin(fetch_one::<i64>(&self.store, sql)).await
     }
 
     /// Runs a statement that must change exactly one row.
     pub async fn exec1(&self, sql: &str) {
-        let mut conn = connect(&self.store).await;
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        assert_eq!(done.rows_affected(), 1, "{sql}");
-        let _ = conn.close().await;
+        Box::pin(async {
+            let mut conn = connect(&self.store).await;
+            let done = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            assert_eq!(done.rows_affected(), 1, "{sql}");
+            let _ = conn.close().await;
+        })
+        .await;
     }
+}
+
+/// The first column of the first row, if any and not NULL.
+async fn fetch_one<T>(url: &str, sql: &str) -> Option<T>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + Unpin,
+{
+    let mut conn = connect(url).await;
+    let row: Option<(Option<T>,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_optional(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let _ = conn.close().await;
+    row.and_then(|r| r.0)
+}
+
+/// `common::create_user` (password [`PASSWORD`]), its future on the heap.
+pub async fn create_user(gw: &Gateway, username: &str, extra: &[&str]) -> i64 {
+    Box::pin(crate::common::create_user(gw, username, extra)).await
 }
 
 async fn connect(url: &str) -> AnyConnection {

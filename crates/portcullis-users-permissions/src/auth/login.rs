@@ -55,7 +55,7 @@ pub(super) async fn local(svc: &Service, req: &UpRequest) -> Result<UpResponse, 
     if verdict == Verified::OkNeedsRehash {
         rehash(svc, &user, password, &stored).await;
     }
-    jwt_response(svc, req, &user, false)
+    jwt_response(svc, req, &user, false).await
 }
 
 fn invalid() -> ApiError {

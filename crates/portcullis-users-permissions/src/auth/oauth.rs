@@ -6,7 +6,7 @@
 //!   configured `redirect` (Strapi's default `callback.validate`), else 400
 //!   `Invalid callback URL provided` with `details.callback`. Otherwise 302
 //!   to the provider's authorize URL with `client_id`, `redirect_uri`
-//!   (`<scheme>://<Host><api_prefix>/connect/<provider>/callback`), `scope`
+//!   (`<server.public_url><api_prefix>/connect/<provider>/callback`), `scope`
 //!   and a random `state`, which is also set as an HttpOnly cookie scoped to
 //!   that path for the code exchange to check.
 //! * The code exchange is **not implemented** in this version:
@@ -119,31 +119,30 @@ fn authorize(
     name: &str,
 ) -> UpResponse {
     let (endpoint, scope) = authorize_endpoint(name).unwrap_or_default();
-    let scheme = match req
-        .headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(p) if p.eq_ignore_ascii_case("https") => "https",
-        Some(p) if p.eq_ignore_ascii_case("http") => "http",
-        _ if provider.redirect.starts_with("https://") => "https",
-        _ => "http",
-    };
-    let host = req
-        .headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
+    // The callback origin comes from configuration only (`server.public_url`,
+    // else the origin of the provider's configured redirect), never from the
+    // request's Host or X-Forwarded-* headers, which a client controls.
+    let _ = req;
+    let origin = Some(svc.mailer.server_url().trim_end_matches('/'))
+        .filter(|u| !u.is_empty())
         .map(str::to_owned)
-        .or_else(|| parse_url(&provider.redirect).map(|u| u.host))
-        .unwrap_or_else(|| "localhost".to_owned());
+        .or_else(|| {
+            parse_url(&provider.redirect).map(|u| {
+                let scheme = if provider.redirect.starts_with("https://") {
+                    "https"
+                } else {
+                    "http"
+                };
+                match u.port {
+                    Some(p) => format!("{scheme}://{}:{p}", u.host),
+                    None => format!("{scheme}://{}", u.host),
+                }
+            })
+        })
+        .unwrap_or_else(|| "http://localhost".to_owned());
     let prefix = svc.settings.api_prefix.trim_end_matches('/');
     let path = format!("{prefix}/connect/{name}");
-    let redirect_uri = format!("{scheme}://{host}{path}/callback");
+    let redirect_uri = format!("{origin}{path}/callback");
     let state = random_hex(32);
     let enc = |s: &str| utf8_percent_encode(s, COMPONENT).to_string();
     let location = format!(
@@ -152,7 +151,11 @@ fn authorize(
         enc(&redirect_uri),
         enc(scope),
     );
-    let secure = if scheme == "https" { "; Secure" } else { "" };
+    let secure = if origin.starts_with("https:") {
+        "; Secure"
+    } else {
+        ""
+    };
     let mut resp = UpResponse::redirect(&location);
     resp.headers.push((
         "Set-Cookie".into(),

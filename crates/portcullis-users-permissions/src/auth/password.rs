@@ -93,7 +93,7 @@ pub(super) async fn reset(svc: &Service, req: &UpRequest) -> Result<UpResponse, 
         return Err(incorrect_code());
     }
     svc.events.user_changed(user.id);
-    jwt_response(svc, req, &user, false)
+    jwt_response(svc, req, &user, false).await
 }
 
 fn incorrect_code() -> ApiError {
@@ -139,5 +139,5 @@ pub(super) async fn change(svc: &Service, req: &UpRequest) -> Result<UpResponse,
     let hash = hash(svc, password).await?;
     svc.store.update_password(user.id, &hash, now_ms()).await?;
     svc.events.user_changed(user.id);
-    jwt_response(svc, req, &user, false)
+    jwt_response(svc, req, &user, false).await
 }

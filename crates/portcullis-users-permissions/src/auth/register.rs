@@ -95,7 +95,7 @@ pub(super) async fn register(svc: &Service, req: &UpRequest) -> Result<UpRespons
             &json!({ "user": user_json(&user, req, true) }),
         ));
     }
-    jwt_response(svc, req, &user, true)
+    jwt_response(svc, req, &user, true).await
 }
 
 /// `Object.keys(body)`: object keys in order; indices for arrays and

@@ -120,9 +120,13 @@ async fn connect_redirects(url: String) {
         location.starts_with("https://github.com/login/oauth/authorize?client_id=gh-client&"),
         "{location}"
     );
-    assert!(location.contains(
-        "redirect_uri=http%3A%2F%2Fgw.example%3A8080%2Fapi%2Fconnect%2Fgithub%2Fcallback"
-    ));
+    // From configuration (server.public_url), never from the forged Host.
+    assert!(
+        location
+            .contains("redirect_uri=http%3A%2F%2Fgateway.test%2Fapi%2Fconnect%2Fgithub%2Fcallback"),
+        "{location}"
+    );
+    assert!(!location.contains("gw.example"), "{location}");
     assert!(location.contains("scope=user%20user%3Aemail"));
     let state = location.split("state=").nth(1).unwrap();
     assert_eq!(state.len(), 64);
