@@ -49,6 +49,7 @@ fn settings(g: &GatewayConfig) -> anyhow::Result<Settings> {
             action: h.action.clone(),
         },
         email_confirmation: g.users_permissions.email_confirmation,
+        trusted_proxies: g.server.trusted_proxies.clone(),
     })
 }
 

@@ -41,6 +41,9 @@ pub struct ServerConfig {
     /// Base URL of the gateway as clients reach it (links in confirmation
     /// emails); relative links without it. Never taken from `Host`.
     pub public_url: Option<String>,
+    /// Peers whose `X-Forwarded-For` is believed (an ingress controller, a
+    /// load balancer); the client address is the right-most untrusted one.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +56,7 @@ impl Default for ServerConfig {
             shutdown_timeout: Duration::from_secs(25),
             threads: 1,
             public_url: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

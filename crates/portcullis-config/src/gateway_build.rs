@@ -168,6 +168,16 @@ fn server(b: &mut Builder<'_>, raw: &GatewayFile) -> ServerConfig {
         ),
         threads: b.number(s.threads.as_ref(), d.threads, rule::threads),
         public_url: b.optional(s.public_url.as_ref(), rule::public_url),
+        trusted_proxies: match &s.trusted_proxies {
+            None => Vec::new(),
+            Some(list) => list
+                .iter()
+                .filter_map(|p| {
+                    let v = b.text(p)?;
+                    b.check(&p.referenced, rule::trusted_proxy(&v))
+                })
+                .collect(),
+        },
         api_prefix,
         passthrough,
     }

@@ -36,6 +36,7 @@ pub(crate) struct ServerFile {
     pub(crate) shutdown_timeout: Option<Str>,
     pub(crate) threads: Option<Spanned<u64>>,
     pub(crate) public_url: Option<Str>,
+    pub(crate) trusted_proxies: Option<Vec<Str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

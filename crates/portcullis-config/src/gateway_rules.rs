@@ -187,6 +187,17 @@ pub(crate) fn public_url(v: &str) -> Rule<String> {
     }
 }
 
+/// A trusted proxy: an address or a CIDR range.
+pub(crate) fn trusted_proxy(v: &str) -> Rule<ipnet::IpNet> {
+    v.parse::<ipnet::IpNet>()
+        .or_else(|_| v.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            format!(
+                "server.trusted_proxies entries must be IP addresses or CIDR ranges (found {v:?})"
+            )
+        })
+}
+
 /// An HTTP header name: a non-empty RFC 9110 token.
 pub(crate) fn header_name(key: &str, v: &str) -> Rule<String> {
     let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);

@@ -64,10 +64,17 @@ pub async fn answer(
         body,
         caller,
         policy,
-        client_ip: session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip()),
+        client_ip: crate::settings::client_ip(
+            session
+                .client_addr()
+                .and_then(|a| a.as_inet())
+                .map(|a| a.ip()),
+            req_header
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok()),
+            &state.settings.trusted_proxies,
+        ),
     };
     let service = state.up.clone();
     let resp = state

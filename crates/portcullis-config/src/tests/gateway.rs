@@ -56,7 +56,7 @@ fn values_are_parsed_into_the_model() {
 fn unknown_keys_are_rejected_where_they_are() {
     assert_eq!(
         err("server:\n  listen: \"127.0.0.1:1\"\n  lisen: x\n"),
-        "gateway.yaml:3:3: unknown field `lisen`, expected one of listen, admin_listen, api_prefix, passthrough, shutdown_timeout, threads, public_url"
+        "gateway.yaml:3:3: unknown field `lisen`, expected one of listen, admin_listen, api_prefix, passthrough, shutdown_timeout, threads, public_url, trusted_proxies"
     );
     assert_eq!(
         err("users_permissions:\n  rate_limit:\n    interval: 1m\n    maximum: 3\n"),
