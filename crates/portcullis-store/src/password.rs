@@ -4,8 +4,11 @@
 //! Both algorithms are deliberately slow (tens of milliseconds of CPU and,
 //! for argon2, 19 MiB of memory each). Called directly from an async task
 //! they would stall every request on that worker; [`PasswordPool`] runs them
-//! on tokio's blocking threads behind a semaphore, so a login flood queues
-//! and memory stays bounded by `max_concurrent × 19 MiB`.
+//! on its own threads behind a semaphore, so a login flood queues and memory
+//! stays bounded by `max_concurrent × 19 MiB`. Those threads run at the
+//! lowest scheduling priority (nice 19): when the CPU is contended, proxied
+//! requests go first and logins wait, so a login flood cannot degrade the
+//! latency of everything else.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -107,11 +110,14 @@ fn is_current(hash: &PasswordHash<'_>) -> bool {
         && params.p_cost() >= P_COST
 }
 
-/// Runs hashing and verification on blocking threads, at most
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs hashing and verification on dedicated low-priority threads, at most
 /// `max_concurrent` at a time; further calls wait their turn. Cheap to clone.
 #[derive(Clone)]
 pub struct PasswordPool {
     permits: Arc<Semaphore>,
+    jobs: std::sync::mpsc::Sender<Job>,
     in_flight: Arc<AtomicUsize>,
     peak: Arc<AtomicUsize>,
 }
@@ -125,11 +131,47 @@ impl std::fmt::Debug for PasswordPool {
     }
 }
 
+/// Lowers the calling thread to the lowest normal priority. Failing to is
+/// not fatal (the pool still bounds concurrency).
+fn lower_priority() {
+    if let Err(e) =
+        thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
+    {
+        tracing::debug!(error = ?e, "could not lower the password threads' priority");
+    }
+}
+
 impl PasswordPool {
-    /// A pool running at most `max_concurrent` (at least 1) jobs at once.
+    /// A pool of `max_concurrent` (at least 1) worker threads.
     pub fn new(max_concurrent: usize) -> PasswordPool {
+        let workers = max_concurrent.max(1);
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..workers {
+            let rx = Arc::clone(&rx);
+            let spawned = std::thread::Builder::new()
+                .name(format!("portcullis-pw-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        // The lock is held only to take one job.
+                        let job = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return, // every pool handle is gone
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start a password thread");
+            }
+        }
         PasswordPool {
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            permits: Arc::new(Semaphore::new(workers)),
+            jobs: tx,
             in_flight: Arc::new(AtomicUsize::new(0)),
             peak: Arc::new(AtomicUsize::new(0)),
         }
@@ -166,17 +208,23 @@ impl PasswordPool {
             .map_err(|e| Error::Task(e.to_string()))?;
         let in_flight = Arc::clone(&self.in_flight);
         let peak = Arc::clone(&self.peak);
-        let task = tokio::task::spawn_blocking(move || {
-            // The permit moves into the blocking task so that a caller that
-            // gives up (dropped future) does not free a slot still in use.
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let work: Job = Box::new(move || {
+            // The permit moves into the job so that a caller that gives up
+            // (dropped future) does not free a slot still in use.
             let _permit = permit;
             let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             peak.fetch_max(now, Ordering::SeqCst);
             let out = job();
             in_flight.fetch_sub(1, Ordering::SeqCst);
-            out
+            let _ = reply.send(out);
         });
-        task.await.map_err(|e| Error::Task(e.to_string()))?
+        self.jobs
+            .send(work)
+            .map_err(|_| Error::Task("password threads are gone".into()))?;
+        answer
+            .await
+            .map_err(|_| Error::Task("password job dropped".into()))?
     }
 }
 
