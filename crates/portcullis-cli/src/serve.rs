@@ -175,7 +175,7 @@ pub fn run(config: &Path) -> anyhow::Result<()> {
     let reserved = ReservedHeaders::new(&settings.headers);
     let state = Arc::new(AppState {
         policy: ArcSwap::from_pointee(loaded.policy.clone()),
-        jwt,
+        jwt: portcullis_proxy::jwt_cache::JwtVerifier::new(jwt),
         users,
         tokens,
         settings,

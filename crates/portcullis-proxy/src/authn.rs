@@ -105,7 +105,7 @@ pub async fn authenticate(state: &AppState, authorization: Option<&[u8]>) -> Res
             return Ok(Authn::Token(t));
         }
     }
-    let Ok(claims) = state.jwt.verify(token) else {
+    let Some(claims) = state.jwt.verify(token) else {
         return Ok(Authn::Rejected(AuthFailure::InvalidToken));
     };
     let Some(user) = state

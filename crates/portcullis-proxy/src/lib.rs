@@ -7,6 +7,7 @@ pub mod authn;
 pub mod fleet;
 pub mod gateway;
 pub mod headers;
+pub mod jwt_cache;
 pub mod metrics;
 pub mod respond;
 pub mod server;

@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arc_swap::ArcSwap;
-use portcullis_auth::JwtKeys;
 use portcullis_core::Policy;
 
 use crate::headers::ReservedHeaders;
+use crate::jwt_cache::JwtVerifier;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::tokens::TokenDirectory;
@@ -17,7 +17,7 @@ use crate::users::UserDirectory;
 pub struct AppState {
     /// The active policy; a reload swaps it atomically.
     pub policy: ArcSwap<Policy>,
-    pub jwt: JwtKeys,
+    pub jwt: JwtVerifier,
     pub users: UserDirectory,
     pub tokens: TokenDirectory,
     pub settings: Settings,
