@@ -16,6 +16,12 @@ use crate::users::UserDirectory;
 /// Overlap of successive polls, to absorb clock skew between writers.
 const SKEW_MS: i64 = 5_000;
 
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Rows already handled inside the overlap window: handled once, not on
 /// every poll (which would empty the caches of recently changed users every
 /// second).
@@ -44,18 +50,21 @@ pub fn spawn(users: UserDirectory, tokens: TokenDirectory, every: Duration) {
     let rt = users.background().clone();
     rt.spawn(async move {
         let store = users.store().clone();
-        let mut since = store.latest_change().await.unwrap_or(0);
+        // Each poll reads what changed since the previous poll (our clock)
+        // minus the skew allowance: a window of a few seconds, so a bulk
+        // change is read a few times and then no more.
+        let mut last_poll = store.latest_change().await.unwrap_or(0).max(wall_ms());
         let (mut seen_users, mut seen_tokens) = (Seen::default(), Seen::default());
         let mut tick = tokio::time::interval(every);
         let mut flush = tokio::time::interval(Duration::from_secs(60));
         loop {
             tokio::select! {
                 _ = tick.tick() => {
-                    let poll_from = since.saturating_sub(SKEW_MS);
+                    let poll_from = last_poll.saturating_sub(SKEW_MS);
+                    last_poll = wall_ms();
                     match store.users_changed_since(poll_from).await {
                         Ok(rows) => {
                             for (id, at) in rows {
-                                since = since.max(at);
                                 if seen_users.is_new(&id, at) {
                                     users.cache().invalidate(id);
                                     if let Some(f) = users.fleet()
@@ -71,7 +80,6 @@ pub fn spawn(users: UserDirectory, tokens: TokenDirectory, every: Duration) {
                     match store.api_tokens_changed_since(poll_from).await {
                         Ok(rows) => {
                             for (key, at) in rows {
-                                since = since.max(at);
                                 if seen_tokens.is_new(&key, at) {
                                     tokens.invalidate(&key);
                                 }
@@ -79,8 +87,8 @@ pub fn spawn(users: UserDirectory, tokens: TokenDirectory, every: Duration) {
                         }
                         Err(e) => tracing::warn!(error = %e, "change feed: tokens query failed"),
                     }
-                    seen_users.prune(since.saturating_sub(2 * SKEW_MS));
-                    seen_tokens.prune(since.saturating_sub(2 * SKEW_MS));
+                    seen_users.prune(poll_from.saturating_sub(SKEW_MS));
+                    seen_tokens.prune(poll_from.saturating_sub(SKEW_MS));
                 }
                 _ = flush.tick() => tokens.flush_last_used().await,
             }

@@ -110,7 +110,14 @@ impl Store {
         let pool = AnyPoolOptions::new()
             // Every connection to `:memory:` opens a different database, so
             // an in-memory store must live on exactly one connection.
-            .max_connections(if memory { 1 } else { 10 })
+            // SQLite serializes writes anyway, and each connection keeps its
+            // own page cache: a few connections are enough and keep memory
+            // down.
+            .max_connections(match (backend, memory) {
+                (_, true) => 1,
+                (Backend::Sqlite, false) => 4,
+                (Backend::Postgres, false) => 10,
+            })
             .idle_timeout(if memory {
                 None
             } else {
