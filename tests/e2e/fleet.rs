@@ -1134,3 +1134,35 @@ async fn token_revoked_on_a_is_refused_by_b_within_one_second() {
         assert_eq!(r.status, 200, "{name}: another token");
     }
 }
+
+/// A replica that starts reads the active version from Redis: C starts with
+/// the old files after A published an edit, and decides with A's version.
+#[tokio::test]
+async fn a_starting_replica_adopts_the_fleets_policy() {
+    let f = Fleet::start().await;
+    f.a.write_policy("default.yaml", &public_create_policy())
+        .unwrap();
+    assert!(
+        public_create_allowed(&f.a, Duration::from_secs(3))
+            .await
+            .is_some(),
+        "A did not reload its edited policy"
+    );
+    let active = readyz(&f.a).await["policy"].clone();
+    let up_c = EchoUpstream::start().await.unwrap();
+    let c = builder(&f.redis, &f.db, &up_c).spawn().await.unwrap();
+    let c_file = std::fs::read_to_string(c.policies_dir().join("default.yaml")).unwrap();
+    assert_eq!(c_file, base_policy(), "C starts with the old files");
+    assert_eq!(
+        readyz(&c).await["policy"],
+        active,
+        "C runs the fleet's version"
+    );
+    let r = post_post(&c.http(), None).await;
+    assert_eq!(
+        r.status,
+        200,
+        "C decides with the fleet's policy: {}",
+        r.text()
+    );
+}

@@ -201,12 +201,22 @@ fn start_policy_sync(
         passthrough: g.server.passthrough.clone(),
     };
     if let Some(f) = &fleet {
-        // The most recent load anywhere wins: publishing our files (a no-op
-        // when the fleet already runs them) makes a rolling update switch
-        // every replica together.
-        let sources = portcullis_config::read_policy_sources(&g.policies.dir).unwrap_or_default();
-        let version = state.policy.load().version().to_owned();
-        rt.block_on(portcullis_proxy::fleet::publish(f, &version, &sources));
+        // A starting replica follows the fleet: it adopts the active policy
+        // in Redis. Only the first replica (Redis holds none yet) publishes
+        // its files; afterwards a policy changes when a replica's watched
+        // files change (a ConfigMap edit), and every replica follows.
+        match rt.block_on(f.active_policy()) {
+            Ok(Some(_)) => rt.block_on(portcullis_proxy::fleet::adopt_active(state, f, &origin)),
+            Ok(None) => {
+                let sources =
+                    portcullis_config::read_policy_sources(&g.policies.dir).unwrap_or_default();
+                let version = state.policy.load().version().to_owned();
+                rt.block_on(portcullis_proxy::fleet::publish(f, &version, &sources));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Redis unavailable at start: using the local policy files")
+            }
+        }
         let _entered = rt.enter();
         portcullis_proxy::fleet::subscribe(state.clone(), f.clone(), origin.clone(), rt.clone());
     }

@@ -1,11 +1,11 @@
 //! The fleet: keeping replicas in agreement through Redis (issue 4).
 //!
-//! * Policy: a replica that loads policy files (at start, or when they
-//!   change) publishes them; the others receive the announcement and swap
-//!   to exactly those files, compiled locally. The most recent load anywhere
-//!   wins, so a ConfigMap edit or a rolling update switches every replica
-//!   together. A publication that does not compile here is refused and the
-//!   last good policy stays.
+//! * Policy: a replica whose policy files change publishes them; the others
+//!   receive the announcement and swap to exactly those files, compiled
+//!   locally, so a ConfigMap edit switches every replica together. A
+//!   starting replica adopts the active policy (the first one, with Redis
+//!   empty, publishes its files). A publication that does not compile here
+//!   is refused and the last good policy stays.
 //! * Users and API tokens: every change made through any replica or the CLI
 //!   is announced; each replica drops its local entry at once.
 //! * After Redis comes back, every local cache is dropped and the active
@@ -122,15 +122,18 @@ pub struct FleetUserEvents {
     pub fleet: Option<Fleet>,
 }
 
+#[async_trait::async_trait]
 impl UserEvents for FleetUserEvents {
-    fn user_changed(&self, id: i64) {
+    async fn user_changed(&self, id: i64) {
         self.cache.invalidate(id);
-        if let Some(fleet) = self.fleet.clone() {
-            tokio::spawn(async move {
-                if let Err(e) = fleet.user_changed(id).await {
-                    tracing::warn!(error = %e, user = id, "could not announce a user change");
-                }
-            });
+        if let Some(fleet) = &self.fleet {
+            // Awaited: until the marker is in Redis, a read on this replica
+            // could fetch the old state from Redis and cache it again.
+            if let Err(e) = fleet.user_changed(id).await {
+                tracing::warn!(error = %e, user = id, "could not announce a user change");
+            }
+            // Drop anything a concurrent read cached from Redis meanwhile.
+            self.cache.invalidate(id);
         }
     }
 }

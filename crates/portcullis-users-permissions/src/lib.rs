@@ -60,15 +60,19 @@ pub struct ProviderSettings {
 
 /// Told about every change to a user, so other tiers (the in-process cache
 /// here, Redis pub/sub across replicas) drop what they hold.
+#[async_trait::async_trait]
 pub trait UserEvents: Send + Sync {
-    fn user_changed(&self, id: i64);
+    /// Returns once every tier this replica controls dropped the user, so
+    /// a response sent afterwards can rely on it.
+    async fn user_changed(&self, id: i64);
 }
 
 /// Invalidates the local user cache only (one replica).
 pub struct LocalUserEvents(pub UserCache);
 
+#[async_trait::async_trait]
 impl UserEvents for LocalUserEvents {
-    fn user_changed(&self, id: i64) {
+    async fn user_changed(&self, id: i64) {
         self.0.invalidate(id);
     }
 }

@@ -105,7 +105,7 @@ async fn destroy(svc: &Service, req: &UpRequest) -> Result<UpResponse, ApiError>
         return Ok(UpResponse::no_content());
     };
     // Its JWTs must stop working on the next request.
-    svc.events.user_changed(deleted.id);
+    svc.events.user_changed(deleted.id).await;
     Ok(UpResponse::ok(&crate::sanitize::user_json(
         &deleted, req, false,
     )))

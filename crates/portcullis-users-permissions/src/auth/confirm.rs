@@ -27,7 +27,7 @@ pub(super) async fn send_confirmation(svc: &Service, user: &User) -> Result<(), 
     svc.store
         .set_confirmation_token(user.id, Some(&token), now_ms())
         .await?;
-    svc.events.user_changed(user.id);
+    svc.events.user_changed(user.id).await;
     let prefix = svc.settings.api_prefix.trim_end_matches('/');
     let url = format!(
         "{}{prefix}/auth/email-confirmation",
@@ -55,7 +55,7 @@ pub(super) async fn confirm(svc: &Service, req: &UpRequest) -> Result<UpResponse
     let now = now_ms();
     svc.store.set_confirmed(user.id, true, now).await?;
     svc.store.set_confirmation_token(user.id, None, now).await?;
-    svc.events.user_changed(user.id);
+    svc.events.user_changed(user.id).await;
     let target = &svc.settings.email_confirmation_redirection;
     Ok(UpResponse::redirect(if target.is_empty() {
         "/"

@@ -75,7 +75,7 @@ async fn rehash(svc: &Service, user: &User, password: &str, old: &str) {
     match svc.store.replace_password_hash(user.id, old, &new).await {
         Ok(true) => {
             tracing::info!(user_id = user.id, "password hash upgraded to argon2id");
-            svc.events.user_changed(user.id);
+            svc.events.user_changed(user.id).await;
         }
         // The password changed meanwhile: the newer hash wins.
         Ok(false) => {}

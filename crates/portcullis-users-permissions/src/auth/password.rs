@@ -42,7 +42,7 @@ pub(super) async fn forgot(svc: &Service, req: &UpRequest) -> Result<UpResponse,
     svc.store
         .set_reset_token(user.id, Some(&token), now_ms())
         .await?;
-    svc.events.user_changed(user.id);
+    svc.events.user_changed(user.id).await;
     svc.mailer
         .send_reset(
             &user.email,
@@ -78,7 +78,7 @@ pub(super) async fn reset(svc: &Service, req: &UpRequest) -> Result<UpResponse, 
         .is_some_and(|sent| now.saturating_sub(sent) <= ttl);
     if !fresh {
         svc.store.set_reset_token(user.id, None, now).await?;
-        svc.events.user_changed(user.id);
+        svc.events.user_changed(user.id).await;
         return Err(incorrect_code());
     }
     check_password_length(password)?;
@@ -92,7 +92,7 @@ pub(super) async fn reset(svc: &Service, req: &UpRequest) -> Result<UpResponse, 
         // Used (or replaced) by a concurrent request meanwhile.
         return Err(incorrect_code());
     }
-    svc.events.user_changed(user.id);
+    svc.events.user_changed(user.id).await;
     jwt_response(svc, req, &user, false).await
 }
 
@@ -138,6 +138,6 @@ pub(super) async fn change(svc: &Service, req: &UpRequest) -> Result<UpResponse,
 
     let hash = hash(svc, password).await?;
     svc.store.update_password(user.id, &hash, now_ms()).await?;
-    svc.events.user_changed(user.id);
+    svc.events.user_changed(user.id).await;
     jwt_response(svc, req, &user, false).await
 }

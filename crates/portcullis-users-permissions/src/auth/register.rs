@@ -84,7 +84,7 @@ pub(super) async fn register(svc: &Service, req: &UpRequest) -> Result<UpRespons
         Err(StoreError::Conflict { .. }) => return Err(taken_error()),
         Err(e) => return Err(e.into()),
     };
-    svc.events.user_changed(user.id);
+    svc.events.user_changed(user.id).await;
 
     if settings.email_confirmation {
         if let Err(e) = confirm::send_confirmation(svc, &user).await {

@@ -98,7 +98,7 @@ pub async fn create(svc: &Service, req: &UpRequest) -> Result<UpResponse, ApiErr
         }
         Err(e) => return Err(e.into()),
     };
-    svc.events.user_changed(user.id);
+    svc.events.user_changed(user.id).await;
     Ok(UpResponse::json(201, &user_json(&user, req, true)))
 }
 
@@ -189,7 +189,7 @@ async fn apply(
     )
     .await?;
     if changed {
-        svc.events.user_changed(user.id);
+        svc.events.user_changed(user.id).await;
     }
     let fresh = svc.store.user_by_id(user.id).await?;
     let fresh = fresh.ok_or_else(|| ApiError::not_found("User not found"))?;

@@ -27,8 +27,9 @@ pub const SECRET: &[u8] = b"test-jwt-secret";
 #[derive(Default)]
 pub struct Events(pub Mutex<Vec<i64>>);
 
+#[async_trait::async_trait]
 impl UserEvents for Events {
-    fn user_changed(&self, id: i64) {
+    async fn user_changed(&self, id: i64) {
         self.0.lock().unwrap().push(id);
     }
 }

@@ -39,8 +39,9 @@ pub use db::{on_postgres, on_sqlite};
 #[derive(Default)]
 pub struct Events(pub Mutex<Vec<i64>>);
 
+#[async_trait::async_trait]
 impl UserEvents for Events {
-    fn user_changed(&self, id: i64) {
+    async fn user_changed(&self, id: i64) {
         self.0.lock().unwrap().push(id);
     }
 }
