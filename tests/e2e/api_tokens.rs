@@ -737,3 +737,24 @@ async fn user_jwt_and_tokens_do_not_mix() {
     assert_403(&r, "read-only token create");
     assert_eq!(upstream.count(), 0);
 }
+
+/// `portcullis explain --token` reads an API token as the gateway does.
+#[tokio::test]
+async fn explain_decides_for_an_api_token() {
+    let (_up, gw) = start().await;
+    let t = create_token(&gw, "explained", "read-only", &[]).await;
+    let out = gw
+        .run_cli(&["explain", "POST", "/api/posts", "--token", &t.secret])
+        .await
+        .unwrap();
+    let (stdout, stderr) = out_text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("read-only"), "{stdout}");
+    assert!(stdout.contains("decision:  403"), "{stdout}");
+    let out = gw
+        .run_cli(&["explain", "GET", "/api/posts", "--token", &t.secret])
+        .await
+        .unwrap();
+    let (stdout, _) = out_text(&out);
+    assert!(stdout.contains("decision:  allow"), "{stdout}");
+}
