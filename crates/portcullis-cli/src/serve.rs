@@ -11,7 +11,7 @@ use arc_swap::ArcSwap;
 use portcullis_auth::JwtKeys;
 use portcullis_config::{AuthorizationMode as CfgAuth, GatewayConfig};
 use portcullis_proxy::fleet::{FleetUserEvents, PolicyOrigin};
-use portcullis_proxy::headers::ReservedHeaders;
+use portcullis_proxy::headers::{IdentityHeaders, ReservedHeaders};
 use portcullis_proxy::metrics::Metrics;
 use portcullis_proxy::tokens::TokenDirectory;
 use portcullis_proxy::{AppState, AuthorizationMode, IdentityHeaderNames, Settings, UserDirectory};
@@ -38,7 +38,15 @@ fn settings(g: &GatewayConfig) -> anyhow::Result<Settings> {
         shutdown_timeout: g.server.shutdown_timeout.into(),
         upstream,
         authorization,
-        upstream_authorization: g.upstream.token.as_ref().map(|t| format!("Bearer {t}")),
+        upstream_authorization: match &g.upstream.token {
+            Some(t) => {
+                let mut v = http::HeaderValue::from_str(&format!("Bearer {t}"))
+                    .context("upstream.token cannot be sent in a header")?;
+                v.set_sensitive(true);
+                Some(v)
+            }
+            None => None,
+        },
         connect_timeout: g.upstream.connect_timeout.into(),
         read_timeout: g.upstream.read_timeout.into(),
         headers: IdentityHeaderNames {
@@ -173,6 +181,7 @@ pub fn run(config: &Path) -> anyhow::Result<()> {
     }
     portcullis_proxy::sync::spawn(users.clone(), tokens.clone(), Duration::from_secs(1));
     let reserved = ReservedHeaders::new(&settings.headers);
+    let identity_headers = IdentityHeaders::new(&settings.headers).map_err(anyhow::Error::msg)?;
     let state = Arc::new(AppState {
         policy: ArcSwap::from_pointee(loaded.policy.clone()),
         jwt: portcullis_proxy::jwt_cache::JwtVerifier::new(jwt),
@@ -180,6 +189,7 @@ pub fn run(config: &Path) -> anyhow::Result<()> {
         tokens,
         settings,
         reserved,
+        identity_headers,
         in_flight: AtomicUsize::new(0),
         up: Arc::new(service),
         metrics: Metrics::new().context("cannot register metrics")?,

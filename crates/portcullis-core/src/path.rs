@@ -56,6 +56,10 @@ impl CanonicalPath {
         &self.path
     }
 
+    pub fn into_string(self) -> String {
+        self.path
+    }
+
     /// The segments after the leading `/` (none for the root).
     pub fn segments(&self) -> impl Iterator<Item = &str> {
         self.path.split('/').skip(1).filter(|s| !s.is_empty())

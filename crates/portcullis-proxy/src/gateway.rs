@@ -3,14 +3,17 @@
 //! decision log line and the metrics in `logging`.
 
 use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use async_trait::async_trait;
+use http::HeaderValue;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use portcullis_core::envelope::{bad_path_body, error_body};
-use portcullis_core::{Deny, Method, Outcome, RouteSource, Target, canonicalize};
+use portcullis_core::{Deny, Method, Outcome, RouteSource, Rule, Target, canonicalize};
 
 use crate::authn::{Authn, authenticate};
 use crate::headers::{sanitize_request, sanitize_response};
@@ -20,29 +23,87 @@ use crate::state::{AppState, InFlight};
 use crate::{respond, up};
 
 /// Who the upstream is told the caller is.
+#[derive(Debug, Clone, Copy)]
+enum Subject {
+    Anonymous,
+    User(i64),
+    Token(i64),
+}
+
+/// Why a request was decided as it was. Kept cheap on the request path and
+/// formatted only when the decision line is written.
 #[derive(Debug, Clone)]
-struct Identity {
-    user_id: Option<i64>,
-    token_id: Option<i64>,
-    role: Option<Arc<str>>,
-    action: String,
+enum Reason {
+    Undecided,
+    /// The caller's role (`RequestCtx::role`) grants or lacks the action.
+    Role {
+        granted: bool,
+    },
+    Rule(Rule<'static>),
+    Text(&'static str),
+    Owned(String),
+}
+
+impl Reason {
+    fn from_rule(rule: Rule<'_>) -> Reason {
+        match rule {
+            Rule::RoleGrants(_) => Reason::Role { granted: true },
+            Rule::RoleLacks(_) => Reason::Role { granted: false },
+            Rule::UnknownRole => Reason::Rule(Rule::UnknownRole),
+            Rule::PublicHasNoPermissions => Reason::Rule(Rule::PublicHasNoPermissions),
+            Rule::TokenFullAccess => Reason::Rule(Rule::TokenFullAccess),
+            Rule::TokenReadOnly => Reason::Rule(Rule::TokenReadOnly),
+            Rule::TokenCustom => Reason::Rule(Rule::TokenCustom),
+            Rule::Credential(f) => Reason::Rule(Rule::Credential(f)),
+            Rule::Passthrough => Reason::Rule(Rule::Passthrough),
+            Rule::Preflight => Reason::Rule(Rule::Preflight),
+            Rule::NoRoute => Reason::Rule(Rule::NoRoute),
+        }
+    }
 }
 
 /// Per-request state.
 pub struct RequestCtx {
     _in_flight: InFlight,
     started: Instant,
-    request_id: String,
+    /// The client's `X-Request-Id` when it is acceptable, else a new one.
+    request_id: HeaderValue,
+    /// The client sent `request_id` (so the upstream request already has it).
+    client_request_id: bool,
     /// Set once the request is to be forwarded: the canonical path + query.
     forward: Option<String>,
-    identity: Option<Identity>,
+    /// Set when the forwarded request carries identity headers.
+    identity: Option<Subject>,
     canonical: Option<String>,
     action: Option<String>,
     auth_method: &'static str,
     subject: Option<i64>,
     role: Option<Arc<str>>,
-    rule: String,
+    reason: Reason,
     upstream_started: Option<Instant>,
+}
+
+impl RequestCtx {
+    fn request_id(&self) -> &str {
+        self.request_id.to_str().unwrap_or("-")
+    }
+
+    fn reason(&self) -> String {
+        match &self.reason {
+            Reason::Undecided => "-".to_owned(),
+            Reason::Role { granted } => {
+                let role = self.role.as_deref().unwrap_or("-");
+                if *granted {
+                    Rule::RoleGrants(role).to_string()
+                } else {
+                    Rule::RoleLacks(role).to_string()
+                }
+            }
+            Reason::Rule(r) => r.to_string(),
+            Reason::Text(t) => (*t).to_owned(),
+            Reason::Owned(s) => s.clone(),
+        }
+    }
 }
 
 /// The gateway service.
@@ -66,23 +127,37 @@ impl Gateway {
             .metrics
             .decision_seconds
             .observe(ctx.started.elapsed().as_secs_f64());
-        respond::json(session, status, body, &ctx.request_id).await?;
+        respond::json(session, status, body, ctx.request_id()).await?;
         Ok(true)
     }
 }
 
 /// A client's `X-Request-Id` is kept when it is short and printable (it is
-/// logged and sent upstream); otherwise a new one is made.
-fn request_id(req: &RequestHeader) -> String {
-    if let Some(v) = req.headers.get("x-request-id")
-        && let Ok(s) = v.to_str()
-        && !s.is_empty()
-        && s.len() <= 128
-        && s.bytes().all(|b| b.is_ascii_graphic())
-    {
-        return s.to_owned();
+/// logged and sent upstream).
+fn client_request_id(req: &RequestHeader) -> Option<HeaderValue> {
+    let v = req.headers.get("x-request-id")?;
+    let b = v.as_bytes();
+    (!b.is_empty() && b.len() <= 128 && b.iter().all(u8::is_ascii_graphic)).then(|| v.clone())
+}
+
+/// A new request id: 32 lowercase hex digits, a random half fixed per process
+/// and a counter (unique without a random draw per request).
+fn new_request_id() -> HeaderValue {
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(rand::random::<u64>);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut buf = [0u8; 32];
+    hex_u64(prefix, &mut buf[..16]);
+    hex_u64(n, &mut buf[16..]);
+    HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static("-"))
+}
+
+fn hex_u64(v: u64, out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (i, o) in out.iter_mut().enumerate().take(16) {
+        *o = DIGITS[((v >> (60 - 4 * i)) & 0xf) as usize];
     }
-    format!("{:032x}", rand::random::<u128>())
 }
 
 fn with_query(mut path: String, query: Option<&str>) -> String {
@@ -101,7 +176,8 @@ impl ProxyHttp for Gateway {
         RequestCtx {
             _in_flight: InFlight::enter(&self.state),
             started: Instant::now(),
-            request_id: String::new(),
+            request_id: HeaderValue::from_static("-"),
+            client_request_id: false,
             forward: None,
             identity: None,
             canonical: None,
@@ -109,42 +185,51 @@ impl ProxyHttp for Gateway {
             auth_method: "-",
             subject: None,
             role: None,
-            rule: String::new(),
+            reason: Reason::Undecided,
             upstream_started: None,
         }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        let (method, canonical, query) = {
+        let (method, canonical) = {
             let req = session.req_header();
-            ctx.request_id = request_id(req);
-            let method = Method::parse(req.method.as_str());
+            match client_request_id(req) {
+                Some(id) => {
+                    ctx.request_id = id;
+                    ctx.client_request_id = true;
+                }
+                None => ctx.request_id = new_request_id(),
+            }
             (
-                method,
+                Method::parse(req.method.as_str()),
                 canonicalize(req.uri.path()),
-                req.uri.query().map(str::to_owned),
             )
         };
         let canonical = match canonical {
             Ok(c) => c,
             Err(e) => {
-                ctx.rule = format!("path refused: {e}");
+                ctx.reason = Reason::Owned(format!("path refused: {e}"));
                 return self
                     .answer(session, ctx, 400, bad_path_body("Invalid request path"))
                     .await;
             }
         };
-        ctx.canonical = Some(canonical.as_str().to_owned());
         let policy = self.state.policy.load_full();
         let resolved = policy.resolve(method, &canonical);
+        ctx.canonical = Some(canonical.into_string());
+        let query = session.req_header().uri.query();
         let (action, source) = match resolved.target {
             Target::NotFound => {
-                ctx.rule = "no route".into();
+                ctx.reason = Reason::Rule(Rule::NoRoute);
                 return self.answer(session, ctx, 404, Deny::NOT_FOUND.body()).await;
             }
             Target::Passthrough | Target::Preflight => {
-                ctx.rule = format!("{:?}", resolved.target).to_lowercase();
-                ctx.forward = Some(with_query(resolved.forward_path, query.as_deref()));
+                ctx.reason = Reason::Rule(if matches!(resolved.target, Target::Passthrough) {
+                    Rule::Passthrough
+                } else {
+                    Rule::Preflight
+                });
+                ctx.forward = Some(with_query(resolved.forward_path, query));
                 self.state
                     .metrics
                     .decision_seconds
@@ -157,15 +242,15 @@ impl ProxyHttp for Gateway {
         let authorization = session
             .req_header()
             .headers
-            .get("authorization")
-            .map(|h| h.as_bytes());
+            .get(http::header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes);
         let authn = match authenticate(&self.state, authorization).await {
             Ok(a) => a,
             Err(e) => {
                 // Fail closed: no decision can be made without the store.
                 self.state.metrics.store_errors.inc();
-                tracing::error!(error = %e, request_id = %ctx.request_id, "credential lookup failed");
-                ctx.rule = "store unavailable".into();
+                tracing::error!(error = %e, request_id = ctx.request_id(), "credential lookup failed");
+                ctx.reason = Reason::Text("store unavailable");
                 let body = error_body(503, "ServiceUnavailableError", "Service Unavailable");
                 return self.answer(session, ctx, 503, body).await;
             }
@@ -174,7 +259,7 @@ impl ProxyHttp for Gateway {
         ctx.subject = authn.subject();
         ctx.role = authn.role();
         let (outcome, rule) = policy.authorize(action, &authn.caller());
-        ctx.rule = rule.to_string();
+        ctx.reason = Reason::from_rule(rule);
         match outcome {
             Outcome::Deny(deny) => self.answer(session, ctx, deny.status, deny.body()).await,
             Outcome::Forward | Outcome::Allow => {
@@ -193,22 +278,18 @@ impl ProxyHttp for Gateway {
                         policy.clone(),
                         path,
                         caller,
-                        &ctx.request_id,
+                        ctx.request_id(),
                     )
                     .await?;
                     return Ok(true);
                 }
-                ctx.identity = Some(Identity {
-                    user_id: matches!(authn, Authn::User(_))
-                        .then_some(ctx.subject)
-                        .flatten(),
-                    token_id: matches!(authn, Authn::Token(_))
-                        .then_some(ctx.subject)
-                        .flatten(),
-                    role: ctx.role.clone(),
-                    action: action.to_owned(),
+                ctx.identity = Some(match authn {
+                    Authn::User(ref u) => Subject::User(u.id),
+                    Authn::Token(ref t) => Subject::Token(t.id),
+                    _ => Subject::Anonymous,
                 });
-                ctx.forward = Some(with_query(resolved.forward_path, query.as_deref()));
+                let query = session.req_header().uri.query();
+                ctx.forward = Some(with_query(resolved.forward_path, query));
                 Ok(false)
             }
         }
@@ -238,38 +319,65 @@ impl ProxyHttp for Gateway {
             // Unreachable by construction; refuse rather than forward unchecked.
             return Error::e_explain(ErrorType::InternalError, "no authorized path");
         };
-        let uri = http::Uri::try_from(forward)
-            .map_err(|e| Error::because(ErrorType::InternalError, "forward path", e))?;
-        req.set_uri(uri);
-        sanitize_request(req, &self.state.reserved);
+        // Work on the plain `http` parts: headers are then removed and
+        // inserted without Pingora's case map (which re-parses every name
+        // and grows two maps per insert). Header names reach the upstream in
+        // lower case, as over HTTP/2.
+        let placeholder = RequestHeader::from(http::Request::new(()).into_parts().0);
+        let mut parts: http::request::Parts = std::mem::replace(req, placeholder).into();
+        if parts
+            .uri
+            .path_and_query()
+            .map(http::uri::PathAndQuery::as_str)
+            != Some(forward)
+        {
+            parts.uri = http::Uri::try_from(forward)
+                .map_err(|e| Error::because(ErrorType::InternalError, "forward path", e))?;
+        }
+        let headers = &mut parts.headers;
+        sanitize_request(headers, &self.state.reserved);
         let s = &self.state.settings;
         match s.authorization {
             AuthorizationMode::Strip => {
-                req.remove_header("authorization");
+                headers.remove(http::header::AUTHORIZATION);
             }
             AuthorizationMode::Passthrough => {}
             AuthorizationMode::Replace => {
-                req.remove_header("authorization");
+                headers.remove(http::header::AUTHORIZATION);
                 if let Some(v) = &s.upstream_authorization {
-                    req.insert_header("Authorization", v.as_str())?;
+                    headers.insert(http::header::AUTHORIZATION, v.clone());
                 }
             }
         }
-        req.insert_header("X-Request-Id", ctx.request_id.as_str())?;
-        if let Some(id) = &ctx.identity {
-            let h = &s.headers;
-            req.insert_header(h.auth_method.clone(), ctx.auth_method)?;
-            req.insert_header(h.action.clone(), id.action.as_str())?;
-            if let Some(uid) = id.user_id {
-                req.insert_header(h.user_id.clone(), uid.to_string())?;
+        let h = &self.state.identity_headers;
+        headers.reserve(5);
+        if !ctx.client_request_id {
+            headers.insert(h.request_id.clone(), ctx.request_id.clone());
+        }
+        if let (Some(subject), Some(action)) = (ctx.identity, ctx.action.as_deref()) {
+            headers.insert(
+                h.auth_method.clone(),
+                HeaderValue::from_static(ctx.auth_method),
+            );
+            if let Ok(v) = HeaderValue::from_str(action) {
+                headers.insert(h.action.clone(), v);
             }
-            if let Some(tid) = id.token_id {
-                req.insert_header(h.token_id.clone(), tid.to_string())?;
+            match subject {
+                Subject::User(id) => {
+                    headers.insert(h.user_id.clone(), HeaderValue::from(id));
+                }
+                Subject::Token(id) => {
+                    headers.insert(h.token_id.clone(), HeaderValue::from(id));
+                }
+                Subject::Anonymous => {}
             }
-            if let Some(role) = &id.role {
-                req.insert_header(h.user_role.clone(), role.as_ref())?;
+            if let Some(role) = ctx.role.as_deref()
+                && let Ok(v) = HeaderValue::from_str(role)
+            {
+                headers.insert(h.user_role.clone(), v);
             }
         }
+        *req = RequestHeader::from(parts);
         ctx.upstream_started = Some(Instant::now());
         Ok(())
     }
@@ -287,7 +395,7 @@ impl ProxyHttp for Gateway {
                 .observe(t.elapsed().as_secs_f64());
         }
         sanitize_response(resp, &self.state.reserved);
-        resp.insert_header("X-Request-Id", ctx.request_id.as_str())?;
+        resp.insert_header("X-Request-Id", ctx.request_id.clone())?;
         Ok(())
     }
 
@@ -323,10 +431,10 @@ impl ProxyHttp for Gateway {
             (ErrorSource::Downstream, _) => (400, "BadRequestError", "Bad Request"),
             _ => (500, "InternalServerError", "Internal Server Error"),
         };
-        ctx.rule = format!("proxy error: {}", e.etype().as_str());
+        ctx.reason = Reason::Owned(format!("proxy error: {}", e.etype().as_str()));
         if code > 0 && session.response_written().is_none() {
             let body = error_body(code, name, message);
-            if let Err(err) = respond::json(session, code, body, &ctx.request_id).await {
+            if let Err(err) = respond::json(session, code, body, ctx.request_id()).await {
                 tracing::debug!(error = %err, "could not write the error response");
             }
         }
@@ -343,24 +451,20 @@ impl ProxyHttp for Gateway {
         format!(
             "{method} {} (request id {})",
             ctx.canonical.as_deref().unwrap_or("-"),
-            ctx.request_id
+            ctx.request_id()
         )
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let outcome = outcome_label(status, ctx.forward.is_some());
-        self.state
-            .metrics
-            .requests
-            .with_label_values(&[outcome, ctx.auth_method])
-            .inc();
+        self.state.metrics.count_request(outcome, ctx.auth_method);
         let req = session.req_header();
         // Exactly one line per request. Never the Authorization header, the
         // query string (reset codes, OAuth codes) or a body.
         tracing::info!(
             target: "portcullis::decision",
-            request_id = %ctx.request_id,
+            request_id = ctx.request_id(),
             method = %req.method,
             path = ctx.canonical.as_deref().unwrap_or("-"),
             action = ctx.action.as_deref().unwrap_or("-"),
@@ -369,7 +473,7 @@ impl ProxyHttp for Gateway {
             role = ctx.role.as_deref().unwrap_or("-"),
             outcome,
             status,
-            reason = %ctx.rule,
+            reason = ctx.reason(),
             policy = %self.state.policy.load().version(),
             latency_us = u64::try_from(ctx.started.elapsed().as_micros()).unwrap_or(u64::MAX),
             "decision"

@@ -1,9 +1,38 @@
 //! Header hygiene (CONTRACT §5): what the upstream may receive and what the
 //! client may see. Pure functions over Pingora's header types.
 
-use pingora::http::{RequestHeader, ResponseHeader};
+use http::{HeaderMap, HeaderName};
+use pingora::http::ResponseHeader;
 
 use crate::settings::IdentityHeaderNames;
+
+/// The identity header names, parsed once (inserting a pre-parsed name is a
+/// reference-count increment; a `&str` name is parsed and copied per request).
+#[derive(Debug, Clone)]
+pub struct IdentityHeaders {
+    pub user_id: HeaderName,
+    pub user_role: HeaderName,
+    pub auth_method: HeaderName,
+    pub token_id: HeaderName,
+    pub action: HeaderName,
+    pub request_id: HeaderName,
+}
+
+impl IdentityHeaders {
+    pub fn new(names: &IdentityHeaderNames) -> Result<IdentityHeaders, String> {
+        let parse = |n: &str| {
+            HeaderName::from_bytes(n.as_bytes()).map_err(|_| format!("invalid header name {n:?}"))
+        };
+        Ok(IdentityHeaders {
+            user_id: parse(&names.user_id)?,
+            user_role: parse(&names.user_role)?,
+            auth_method: parse(&names.auth_method)?,
+            token_id: parse(&names.token_id)?,
+            action: parse(&names.action)?,
+            request_id: HeaderName::from_static("x-request-id"),
+        })
+    }
+}
 
 /// Header families only the gateway may set. Compared after lower-casing and
 /// turning `_` into `-`, so `X_User_Id` and `x-user-id` are the same name
@@ -100,10 +129,10 @@ const CONNECTION_KEEP: &[&str] = &["keep-alive", "close", "upgrade"];
 /// header the client marked hop-by-hop in `Connection` (so a client cannot
 /// ask a later hop to drop the identity headers we set), and `Connection`
 /// itself unless it only carries connection options.
-pub fn sanitize_request(req: &mut RequestHeader, reserved: &ReservedHeaders) {
+pub fn sanitize_request(headers: &mut HeaderMap, reserved: &ReservedHeaders) {
     let mut listed: Vec<String> = Vec::new();
     let mut only_options = true;
-    for v in req.headers.get_all("connection") {
+    for v in headers.get_all(http::header::CONNECTION) {
         for token in String::from_utf8_lossy(v.as_bytes()).split(',') {
             let t = token.trim().to_ascii_lowercase();
             if t.is_empty() || CONNECTION_KEEP.contains(&t.as_str()) {
@@ -114,20 +143,18 @@ pub fn sanitize_request(req: &mut RequestHeader, reserved: &ReservedHeaders) {
         }
     }
     if !only_options {
-        req.remove_header("connection");
+        headers.remove(http::header::CONNECTION);
         for name in &listed {
-            req.remove_header(name.as_str());
+            headers.remove(name.as_str());
         }
     }
-    let doomed: Vec<String> = req
-        .headers
+    let doomed: Vec<HeaderName> = headers
         .keys()
-        .map(|k| k.as_str())
-        .filter(|k| reserved.is_reserved(k))
-        .map(str::to_owned)
+        .filter(|k| reserved.is_reserved(k.as_str()))
+        .cloned()
         .collect();
     for name in doomed {
-        req.remove_header(name.as_str());
+        headers.remove(name);
     }
 }
 
@@ -148,6 +175,7 @@ pub fn sanitize_response(resp: &mut ResponseHeader, reserved: &ReservedHeaders) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
     fn reserved() -> ReservedHeaders {
         ReservedHeaders::new(&IdentityHeaderNames {
@@ -156,10 +184,13 @@ mod tests {
         })
     }
 
-    fn req(headers: &[(&str, &str)]) -> RequestHeader {
-        let mut r = RequestHeader::build("GET", b"/api/posts", None).unwrap();
+    fn req(headers: &[(&str, &str)]) -> HeaderMap {
+        let mut r = HeaderMap::new();
         for (k, v) in headers {
-            r.append_header(k.to_string(), *v).unwrap();
+            r.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         r
     }
@@ -208,9 +239,9 @@ mod tests {
             ("Accept", "*/*"),
         ]);
         sanitize_request(&mut r, &reserved());
-        assert!(r.headers.get("x-user-id").is_none());
-        assert!(r.headers.get("x_user_role").is_none());
-        assert!(r.headers.get("accept").is_some());
+        assert!(r.get("x-user-id").is_none());
+        assert!(r.get("x_user_role").is_none());
+        assert!(r.get("accept").is_some());
     }
 
     #[test]
@@ -220,11 +251,11 @@ mod tests {
             ("X-Foo", "1"),
         ]);
         sanitize_request(&mut r, &reserved());
-        assert!(r.headers.get("connection").is_none());
-        assert!(r.headers.get("x-foo").is_none());
+        assert!(r.get("connection").is_none());
+        assert!(r.get("x-foo").is_none());
         let mut r = req(&[("Connection", "keep-alive")]);
         sanitize_request(&mut r, &reserved());
-        assert!(r.headers.get("connection").is_some());
+        assert!(r.get("connection").is_some());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Prometheus metrics (names are a contract: docs/deployment.md and the
 //! Grafana dashboard use them).
 
+use std::sync::OnceLock;
+
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -10,6 +12,9 @@ use prometheus::{
 pub struct Metrics {
     registry: Registry,
     pub requests: IntCounterVec,
+    /// `requests` children by (outcome, auth method), resolved on first use:
+    /// `with_label_values` hashes both labels under a lock on every call.
+    request_children: Vec<OnceLock<IntCounter>>,
     pub decision_seconds: Histogram,
     pub upstream_seconds: Histogram,
     pub cache: IntCounterVec,
@@ -125,6 +130,9 @@ impl Metrics {
                 registry.register(Box::new(g.clone()))?;
                 g
             },
+            request_children: (0..OUTCOMES.len() * AUTH_METHODS.len())
+                .map(|_| OnceLock::new())
+                .collect(),
             registry,
         };
         let build = IntGaugeVec::new(
@@ -134,6 +142,21 @@ impl Metrics {
         m.registry.register(Box::new(build.clone()))?;
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         Ok(m)
+    }
+
+    /// Counts one request.
+    pub fn count_request(&self, outcome: &'static str, auth_method: &'static str) {
+        let o = OUTCOMES.iter().position(|x| *x == outcome);
+        let a = AUTH_METHODS.iter().position(|x| *x == auth_method);
+        match (o, a) {
+            (Some(o), Some(a)) => self.request_children[o * AUTH_METHODS.len() + a]
+                .get_or_init(|| self.requests.with_label_values(&[outcome, auth_method]))
+                .inc(),
+            _ => self
+                .requests
+                .with_label_values(&[outcome, auth_method])
+                .inc(),
+        }
     }
 
     /// Marks `version` as the active policy.
@@ -167,6 +190,13 @@ impl Metrics {
         out
     }
 }
+
+/// Every value [`outcome_label`] returns.
+const OUTCOMES: [&str; 9] = [
+    "allowed", "400", "401", "403", "404", "405", "413", "429", "5xx",
+];
+/// Every `auth_method` label value (`Authn::method`, `-` before authentication).
+const AUTH_METHODS: [&str; 5] = ["public", "jwt", "api-token", "invalid", "-"];
 
 /// The `outcome` label: `allowed` for anything let through (forwarded, or a
 /// gateway-served route that answered 2xx/3xx), else the refusal's status.

@@ -110,7 +110,7 @@ pub struct Settings {
     pub upstream: SocketAddr,
     pub authorization: AuthorizationMode,
     /// The full `Authorization` value sent with `replace`.
-    pub upstream_authorization: Option<String>,
+    pub upstream_authorization: Option<http::HeaderValue>,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub headers: IdentityHeaderNames,

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use arc_swap::ArcSwap;
 use portcullis_core::Policy;
 
-use crate::headers::ReservedHeaders;
+use crate::headers::{IdentityHeaders, ReservedHeaders};
 use crate::jwt_cache::JwtVerifier;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
@@ -22,6 +22,7 @@ pub struct AppState {
     pub tokens: TokenDirectory,
     pub settings: Settings,
     pub reserved: ReservedHeaders,
+    pub identity_headers: IdentityHeaders,
     pub in_flight: AtomicUsize,
     /// Answers the Users & Permissions routes.
     pub up: Arc<portcullis_users_permissions::Service>,
