@@ -1,6 +1,7 @@
 //! `portcullis`: the gateway's command line (CONTRACT §1).
 
 mod explain;
+mod logfmt;
 mod mail;
 mod serve;
 mod token;

@@ -114,23 +114,57 @@ fn users_permissions_service(
     })
 }
 
+/// Keeps the log writer's thread alive; dropped (flushing every line) by
+/// the server just before the process exits.
+static LOG_GUARD: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
+    std::sync::Mutex::new(None);
+
+fn flush_logs() {
+    if let Ok(mut guard) = LOG_GUARD.lock() {
+        guard.take();
+    }
+}
+
+/// Logs go to stderr: JSON lines (`logfmt`), or text on a terminal or with
+/// `PORTCULLIS_LOG_FORMAT=text`. A dedicated thread writes them, in batches
+/// when they come fast, so a proxy thread never waits for `write(2)`; when
+/// that thread falls behind by 128k lines, loggers wait (nothing is dropped).
 fn init_logging() {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let text = std::io::stderr().is_terminal()
         || std::env::var("PORTCULLIS_LOG_FORMAT").is_ok_and(|v| v == "text");
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("portcullis-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
+    if let Ok(mut slot) = LOG_GUARD.lock() {
+        *slot = Some(guard);
+    }
+    portcullis_proxy::server::before_exit(flush_logs);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let _ = if text {
         builder.try_init()
     } else {
-        builder.json().try_init()
+        builder.event_format(crate::logfmt::JsonLines).try_init()
     };
 }
 
 pub fn run(config: &Path) -> anyhow::Result<()> {
+    // `serve` only returns on a start-up error; its log lines must be
+    // written before main prints the error and exits.
+    let result = start(config);
+    flush_logs();
+    result
+}
+
+fn start(config: &Path) -> anyhow::Result<()> {
     let loaded = crate::load(config)?;
     let g = &loaded.gateway;
     if let Err(diags) = loaded.ready_to_serve() {

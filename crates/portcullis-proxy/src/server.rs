@@ -57,7 +57,16 @@ impl ShutdownSignalWatch for DrainOnSignal {
     }
 }
 
-/// Writes pending `lastUsedAt` updates before the process goes away.
+static BEFORE_EXIT: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Registers what must run just before the process exits (after the drain),
+/// such as flushing buffered log lines. Only the first registration counts.
+pub fn before_exit(f: fn()) {
+    let _ = BEFORE_EXIT.set(f);
+}
+
+/// Writes pending `lastUsedAt` updates before the process goes away, then
+/// runs the [`before_exit`] hook.
 fn flush_before_exit(state: &AppState) {
     let rt = state.users.background().clone();
     let tokens = state.tokens.clone();
@@ -66,6 +75,9 @@ fn flush_before_exit(state: &AppState) {
     });
     if flushed.is_err() {
         tracing::warn!("lastUsedAt flush timed out at shutdown");
+    }
+    if let Some(f) = BEFORE_EXIT.get() {
+        f();
     }
 }
 
@@ -127,5 +139,8 @@ pub fn run(state: Arc<AppState>) -> ! {
             state: state.clone(),
         }),
     });
+    if let Some(f) = BEFORE_EXIT.get() {
+        f();
+    }
     std::process::exit(0)
 }
