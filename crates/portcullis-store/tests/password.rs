@@ -8,7 +8,7 @@ use portcullis_store::{PasswordPool, Verified, hash_password, verify_password};
 #[test]
 fn argon2id_hash_and_verify() {
     let hash = hash_password("s3cret-Passw0rd").unwrap();
-    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    assert!(hash.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"));
     assert_ne!(hash, hash_password("s3cret-Passw0rd").unwrap(), "salted");
     assert_eq!(
         verify_password("s3cret-Passw0rd", &hash).unwrap(),

@@ -39,7 +39,7 @@ pub(crate) const MIN_PASSWORD_CHARS: usize = 6;
 /// knows. Verifying against it when the identifier matches no user makes a
 /// miss cost as much as a wrong password, so response times do not tell
 /// which identifiers exist.
-pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$SMLDjHiw+AtROrVJ5cfZIQ$ZKu+jcu6/aCBDl2dDJZ6hX6wB+BN7XkmLD9JjG5egMQ";
+pub const DUMMY_HASH: &str = "$argon2id$v=19$m=7168,t=5,p=1$5ZGdqoH0X87oExgH9UnetA$56jhBtFtEe0k4JkFgczsC2KH52/xzS3PCkrPJkZLZ2E";
 
 /// Answers one `auth.*` action.
 pub async fn handle(svc: &Service, req: &UpRequest, action: &str) -> Result<UpResponse, ApiError> {
