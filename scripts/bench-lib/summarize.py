@@ -21,6 +21,9 @@ from collections import defaultdict
 NOISY_PCT = 5.0          # other processes + steal, % of all CPUs
 LOADGEN_BOUND_PCT = 95.0  # wrk's own core is saturated: rps is a lower bound
 BASE = "passthrough"
+# The same passthrough with the gateway's allocator: read against it, the
+# ratios isolate what authorization costs from what the allocator saves.
+TUNED = "passthrough-mimalloc"
 FLOOD = "login-flood"
 FLOOD_LOGIN = "login-flood/login"
 EXPECTED = {"deny-403": "403"}   # otherwise: 2xx only
@@ -194,6 +197,20 @@ def main(run):
             ok = s["flood_ratio"] is not None and s["flood_ratio"] <= th
             got = f"{fmt(s['flood_ratio'], '.2f')}x idle p99, {fmt(s['logins'], '.1f')} logins/s meanwhile"
         out.append(f"- {'PASS' if ok else 'FAIL'} {label}: {got}")
+    if TUNED in meas:
+        tuned_by_round = {r["round"]: r for r in meas[TUNED]}
+        out.append(f"\n**Against {TUNED}** (the bare passthrough with the gateway's allocator; "
+                   "median of per-round ratios over quiet rounds)\n")
+        for c in order:
+            if c in (BASE, TUNED, "direct", "nginx", FLOOD, FLOOD_LOGIN, "login") or c not in meas:
+                continue
+            ratios, p99d = [], []
+            for r in used[c]:
+                b = tuned_by_round.get(r["round"])
+                if b and num(b, "rps") and other(r) <= NOISY_PCT and other(b) <= NOISY_PCT:
+                    ratios.append(num(r, "rps") / num(b, "rps"))
+                    p99d.append((num(r, "p99_us") - num(b, "p99_us")) / 1000)
+            out.append(f"- {c}: {fmt(med(ratios), '.3f')}x rps, p99 {fmt(med(p99d), '+.3f')} ms")
     if fallback:
         notes.append("† no round in which both this case and the passthrough were quiet: "
                      "ratio of the medians instead of the median of per-round ratios")

@@ -29,7 +29,7 @@ impl ProxyHttp for Passthrough {
     }
 }
 
-fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
+pub fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let usage = "usage: passthrough LISTEN UPSTREAM [THREADS]";
     let listen = args.next().ok_or(usage)?;
