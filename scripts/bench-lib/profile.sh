@@ -10,14 +10,25 @@ start_upstream
 prepare_gateway "60s"
 python3 "$LIB/util.py" jwt "$JWT_SECRET" "$USER_ID" >"$RUN/token.txt"
 : >"$RUN/summary.md"
-for target in passthrough jwt-get jwt-get-info public-get; do
+for target in nginx passthrough passthrough-mimalloc jwt-get jwt-get-info public-get; do
   name=callgrind-$target
   vg=(valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$RUN/$name.out")
   tokens=("$RUN/token.txt") port=$GW_PORT what="gateway, RUST_LOG=warn, JWT GET $API_PATH"
   case $target in
+    nginx)
+      # one process (no master), so callgrind sees the worker's every request
+      nginx_conf nginxproxy "$NGX_PORT" \
+        "upstream backend { server 127.0.0.1:$UP_PORT; keepalive 128; keepalive_requests 100000000; }" \
+        "location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
+      start "$name" "$RUN/nginxproxy" "${vg[@]}" "$NGINX" -p "$RUN/nginxproxy" -e "$RUN/nginxproxy/error.log" \
+        -c "$RUN/nginxproxy/nginx.conf" -g 'daemon off; master_process off;'
+      port=$NGX_PORT what="nginx proxy_pass with upstream keepalive, same request" ;;
     passthrough)
       start "$name" "$RUN" "${vg[@]}" "$PASSTHROUGH" "127.0.0.1:$PT_PORT" "127.0.0.1:$UP_PORT" 1
       port=$PT_PORT what="bare Pingora passthrough, GET $API_PATH with the same JWT header" ;;
+    passthrough-mimalloc)
+      start "$name" "$RUN" "${vg[@]}" "$PASSTHROUGH_MI" "127.0.0.1:$PTMI_PORT" "127.0.0.1:$UP_PORT" 1
+      port=$PTMI_PORT what="bare Pingora passthrough with mimalloc, same request" ;;
     jwt-get) start "$name" "$GW" env RUST_LOG=warn "${vg[@]}" "$PORTCULLIS" --config gateway.yaml serve ;;
     jwt-get-info)
       start "$name" "$GW" env -u RUST_LOG "${vg[@]}" "$PORTCULLIS" --config gateway.yaml serve
