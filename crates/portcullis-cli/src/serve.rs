@@ -128,7 +128,9 @@ fn flush_logs() {
 /// Logs go to stderr: JSON lines (`logfmt`), or text on a terminal or with
 /// `PORTCULLIS_LOG_FORMAT=text`. A dedicated thread writes them, in batches
 /// when they come fast, so a proxy thread never waits for `write(2)`; when
-/// that thread falls behind by 128k lines, loggers wait (nothing is dropped).
+/// that thread falls behind by 16k lines, loggers wait (nothing is dropped).
+/// (The queue is allocated whole: tracing-appender's default of 128k lines
+/// kept 4 MiB resident.)
 fn init_logging() {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -137,6 +139,7 @@ fn init_logging() {
         || std::env::var("PORTCULLIS_LOG_FORMAT").is_ok_and(|v| v == "text");
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        .buffered_lines_limit(16_384)
         .thread_name("portcullis-log")
         .finish(std::io::BufWriter::with_capacity(
             64 * 1024,
