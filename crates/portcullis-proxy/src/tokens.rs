@@ -9,6 +9,7 @@ use std::time::Duration;
 use moka::sync::Cache;
 use portcullis_store::tokens::hash_access_key;
 use portcullis_store::{Store, TokenStatus, TokenType, now_ms};
+use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 
 use crate::users::LookupError;
@@ -30,10 +31,31 @@ pub fn looks_like_api_token(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Bounds the memo of access keys (about 400 bytes an entry).
+const ACCESS_KEY_MEMO: u64 = 10_000;
+
+/// Strapi's access key of `secret` (HMAC-SHA512 with the salt, hex),
+/// remembered by the secret's SHA-256. The HMAC over a 256-character secret
+/// was most of an API-token request's lookup cost, paid on every request
+/// because the token cache is keyed by its result; SHA-256 is a fraction of
+/// it (SHA-NI). The memo is a pure function of the secret (the salt never
+/// changes at run time), so it needs no invalidation, and it holds neither
+/// the secret nor anything that leads back to it.
+fn access_key(memo: &Cache<[u8; 32], Arc<str>>, salt: &str, secret: &str) -> Arc<str> {
+    let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+    if let Some(key) = memo.get(&digest) {
+        return key;
+    }
+    let key: Arc<str> = Arc::from(hash_access_key(salt, secret));
+    memo.insert(digest, key.clone());
+    key
+}
+
 /// Read-through token lookup keyed by access key (never by the secret).
 #[derive(Clone)]
 pub struct TokenDirectory {
     salt: Option<Arc<str>>,
+    access_keys: Cache<[u8; 32], Arc<str>>,
     cache: Cache<String, Option<Arc<TokenState>>>,
     store: Store,
     background: Handle,
@@ -49,6 +71,7 @@ impl TokenDirectory {
     ) -> TokenDirectory {
         TokenDirectory {
             salt: salt.map(Arc::from),
+            access_keys: Cache::new(ACCESS_KEY_MEMO),
             cache: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(ttl)
@@ -65,12 +88,12 @@ impl TokenDirectory {
         let Some(salt) = &self.salt else {
             return Ok(None);
         };
-        let key = hash_access_key(salt, secret);
-        if let Some(hit) = self.cache.get(&key) {
+        let key = access_key(&self.access_keys, salt, secret);
+        if let Some(hit) = self.cache.get(key.as_ref()) {
             return Ok(hit);
         }
         let store = self.store.clone();
-        let lookup_key = key.clone();
+        let lookup_key = key.to_string();
         let row = self
             .background
             .spawn(async move { store.api_token_by_access_key(&lookup_key).await })
@@ -89,7 +112,7 @@ impl TokenDirectory {
                 expires_at: t.expires_at,
             }))
         });
-        self.cache.insert(key, state.clone());
+        self.cache.insert(key.to_string(), state.clone());
         Ok(state)
     }
 
@@ -126,7 +149,25 @@ impl TokenDirectory {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_api_token;
+    use super::*;
+
+    #[test]
+    fn memoized_access_keys_are_strapis() {
+        let memo = Cache::new(10);
+        let a = "a1".repeat(128);
+        let b = "b2".repeat(128);
+        for _ in 0..2 {
+            assert_eq!(
+                access_key(&memo, "salt", &a).as_ref(),
+                hash_access_key("salt", &a)
+            );
+            assert_eq!(
+                access_key(&memo, "salt", &b).as_ref(),
+                hash_access_key("salt", &b)
+            );
+        }
+        assert_ne!(access_key(&memo, "salt", &a), access_key(&memo, "salt", &b));
+    }
 
     #[test]
     fn only_256_lowercase_hex_is_an_api_token() {
