@@ -68,7 +68,7 @@ pub use jwt::{
     jwt_with_alg, now, unsigned_jwt, unsigned_jwt_with_header, user_claims, user_jwt,
     user_jwt_without_exp, user_jwt_wrong_secret,
 };
-pub use pg::{DEFAULT_ADMIN_URL, PgDatabase};
+pub use pg::{DEFAULT_ADMIN_URL, PgDatabase, admin_url as pg_admin_url};
 pub use redis::{RedisServer, RedisSubscriber};
 pub use smtp::{SmtpMessage, SmtpSink};
 pub use upstream::{EchoOptions, EchoUpstream, Received};

@@ -28,11 +28,15 @@ pub struct PgDatabase {
     dropped: bool,
 }
 
+/// The maintenance URL: `PORTCULLIS_TEST_PG`, else [`DEFAULT_ADMIN_URL`].
+pub fn admin_url() -> String {
+    std::env::var("PORTCULLIS_TEST_PG").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
+}
+
 impl PgDatabase {
     /// Creates a fresh, empty, uniquely named database.
     pub async fn create() -> Result<Self> {
-        let admin_url =
-            std::env::var("PORTCULLIS_TEST_PG").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
+        let admin_url = admin_url();
         let name = unique_name();
         let url = with_database(&admin_url, &name)?;
         let mut conn = connect(&admin_url).await?;

@@ -150,16 +150,13 @@ fn new_request_id() -> HeaderValue {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let prefix = *PREFIX.get_or_init(rand::random::<u64>);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut raw = [0u8; 16];
+    raw[..8].copy_from_slice(&prefix.to_be_bytes());
+    raw[8..].copy_from_slice(&n.to_be_bytes());
     let mut buf = [0u8; 32];
-    hex_u64(prefix, &mut buf[..16]);
-    hex_u64(n, &mut buf[16..]);
-    HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static("-"))
-}
-
-fn hex_u64(v: u64, out: &mut [u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (i, o) in out.iter_mut().enumerate().take(16) {
-        *o = DIGITS[((v >> (60 - 4 * i)) & 0xf) as usize];
+    match hex::encode_to_slice(raw, &mut buf) {
+        Ok(()) => HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static("-")),
+        Err(_) => HeaderValue::from_static("-"),
     }
 }
 

@@ -61,7 +61,7 @@ async fn c42_forgot(url: String) {
             .unwrap()
             .contains("no-reply@example.com")
     );
-    let text = mail.decoded();
+    let text = mail.text();
     assert!(text.contains(&format!("http://localhost:3000/reset-password?code={code}")));
     assert!(text.contains("We heard that you lost your password."));
     // Upper-case email finds the user too.
