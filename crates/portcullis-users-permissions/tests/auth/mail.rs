@@ -89,7 +89,10 @@ async fn templates_are_plain_substitution() {
         "<p>http://front.test/reset?a=1&amp;b=&lt;%= TOKEN %&gt;&quot;&#39;?code=c0ffee</p>"
     ));
     // Part headers are in the raw message (`text()` is the decoded parts).
-    assert!(mail.data.contains("Content-Type: text/plain; charset=utf-8"));
+    assert!(
+        mail.data
+            .contains("Content-Type: text/plain; charset=utf-8")
+    );
     assert!(mail.data.contains("Content-Type: text/html; charset=utf-8"));
     assert!(text.contains("But don\u{2019}t worry!"));
     assert_eq!(mail.from, "no-reply@example.com");
