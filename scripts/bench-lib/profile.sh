@@ -10,7 +10,7 @@ start_upstream
 prepare_gateway "60s"
 python3 "$LIB/util.py" jwt "$JWT_SECRET" "$USER_ID" >"$RUN/token.txt"
 : >"$RUN/summary.md"
-for target in nginx passthrough passthrough-mimalloc jwt-get jwt-get-info public-get; do
+for target in ${PROFILE_TARGETS:-nginx passthrough passthrough-mimalloc jwt-get jwt-get-info public-get}; do
   name=callgrind-$target
   vg=(valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$RUN/$name.out")
   tokens=("$RUN/token.txt") port=$GW_PORT what="gateway, RUST_LOG=warn, JWT GET $API_PATH"
