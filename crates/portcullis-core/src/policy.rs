@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use foldhash::fast::RandomState;
+
 use crate::method::Method;
 use crate::pattern::RoutePattern;
 
@@ -55,7 +57,7 @@ pub struct Role {
     /// Controller uid → granted actions, as written in the policy file.
     pub permissions: BTreeMap<String, Vec<String>>,
     /// Every granted action as a full uid (`api::post.post.find`).
-    granted: HashSet<String>,
+    granted: HashSet<String, RandomState>,
 }
 
 impl Role {
@@ -118,10 +120,10 @@ pub(crate) struct CompiledType {
 pub struct Policy {
     pub(crate) api_prefix: Vec<String>,
     pub(crate) passthrough: Vec<Vec<String>>,
-    pub(crate) types_by_segment: HashMap<String, CompiledType>,
+    pub(crate) types_by_segment: HashMap<String, CompiledType, RandomState>,
     pub(crate) content_types: Vec<ContentType>,
     pub(crate) routes: Vec<CustomRoute>,
-    pub(crate) roles: HashMap<String, Role>,
+    pub(crate) roles: HashMap<String, Role, RandomState>,
     pub(crate) role_order: Vec<String>,
     pub(crate) version: String,
 }
@@ -138,7 +140,7 @@ impl Policy {
     /// Compiles a spec. Validation (duplicates, unknown actions, shadowing)
     /// is the config crate's job; this only builds lookup tables.
     pub fn compile(spec: PolicySpec) -> Policy {
-        let mut types_by_segment = HashMap::new();
+        let mut types_by_segment = HashMap::default();
         for ct in &spec.content_types {
             let a = |action: &str| format!("{}.{action}", ct.uid);
             types_by_segment.insert(

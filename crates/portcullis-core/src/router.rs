@@ -63,10 +63,42 @@ fn up_patterns() -> &'static [Option<RoutePattern>] {
     })
 }
 
+/// The distinct first segments of the U&P routes (all literal), so that a
+/// content-type request skips the U&P table after one comparison per
+/// segment; `None` if some route began with a parameter.
+fn up_first_segments() -> Option<&'static [&'static str]> {
+    static FIRST: OnceLock<Option<Vec<&'static str>>> = OnceLock::new();
+    FIRST
+        .get_or_init(|| {
+            let mut first: Vec<&'static str> = Vec::new();
+            for r in ROUTES {
+                let seg = r.path.split('/').next().unwrap_or_default();
+                if seg.is_empty() || seg.starts_with([':', '*']) {
+                    return None;
+                }
+                if !first.iter().any(|f| f.eq_ignore_ascii_case(seg)) {
+                    first.push(seg);
+                }
+            }
+            Some(first)
+        })
+        .as_deref()
+}
+
+/// Whether some U&P route could match `rest` (the path below the prefix).
+fn may_be_up_route(rest: &[&str]) -> bool {
+    match (rest.first(), up_first_segments()) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(seg), Some(first)) => first.iter().any(|f| f.eq_ignore_ascii_case(seg)),
+    }
+}
+
 impl Policy {
     /// Resolves a request. Never fails: anything unknown is `NotFound`.
     pub fn resolve(&self, method: Method, path: &CanonicalPath) -> Resolved<'_> {
-        let segs: Vec<&str> = path.segments().collect();
+        let mut segs: Vec<&str> = Vec::with_capacity(8);
+        segs.extend(path.segments());
         if !starts_with_ci(&segs, &self.api_prefix) {
             let pass = self
                 .passthrough
@@ -138,7 +170,8 @@ impl Policy {
             }
         }
         let rest = &segs[self.api_prefix.len()..];
-        for (up, pattern) in ROUTES.iter().zip(up_patterns()) {
+        let up_routes = if may_be_up_route(rest) { ROUTES } else { &[] };
+        for (up, pattern) in up_routes.iter().zip(up_patterns()) {
             let Some(pattern) = pattern else { continue };
             if up.method != method {
                 continue;
@@ -172,7 +205,12 @@ impl Policy {
 
     fn resolve_content(&self, method: Method, rest: &[&str]) -> Option<Resolved<'_>> {
         let first = rest.first()?;
-        let ct = self.types_by_segment.get(&first.to_ascii_lowercase())?;
+        // Keys are lower case; most requests already are (no allocation).
+        let ct = if first.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.types_by_segment.get(&first.to_ascii_lowercase())
+        } else {
+            self.types_by_segment.get(*first)
+        }?;
         let action = content_action(ct, method, rest.len())?;
         let mut forward_path = self.prefix_path();
         forward_path.push('/');

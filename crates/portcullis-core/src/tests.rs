@@ -230,6 +230,42 @@ fn custom_routes_come_before_content_type_routes() {
 }
 
 #[test]
+fn every_users_permissions_route_resolves_in_any_case() {
+    // Guards the router's first-segment shortcut past the U&P table.
+    let p = policy();
+    for up in crate::users_permissions::ROUTES {
+        let concrete: Vec<String> = up
+            .path
+            .split('/')
+            .map(|s| match s {
+                "*" => "a/b".to_owned(),
+                s if s.starts_with(':') => "7".to_owned(),
+                s => s.to_owned(),
+            })
+            .collect();
+        for path in [
+            format!("/api/{}", concrete.join("/")),
+            format!("/API/{}", concrete.join("/").to_ascii_uppercase()),
+        ] {
+            let c = canonicalize(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let r = p.resolve(up.method, &c);
+            assert!(
+                matches!(
+                    r.target,
+                    Target::Action {
+                        source: RouteSource::UsersPermissions(_),
+                        ..
+                    }
+                ),
+                "{} {path}: {:?}",
+                up.method.as_str(),
+                r.target
+            );
+        }
+    }
+}
+
+#[test]
 fn users_permissions_routes_resolve_to_plugin_actions() {
     let p = policy();
     let cases = [
@@ -360,6 +396,14 @@ proptest! {
             prop_assert!(!c.as_str().contains("//"));
             prop_assert!(c.segments().all(|s| s != "." && s != ".."));
         }
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_general_one(
+        raw in prop_oneof![path_strategy(), "/[a-zA-Z0-9/.%\\\\ ~_-]{0,24}", "/\\PC{0,24}"]
+    ) {
+        let general = crate::path::canonicalize_general(raw.as_bytes());
+        prop_assert_eq!(canonicalize(&raw), general);
     }
 
     #[test]
