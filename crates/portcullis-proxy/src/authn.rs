@@ -1,7 +1,7 @@
 //! Authentication exactly as Strapi does it (strapi-behavior.md §5, §6, §7):
 //! the API-token strategy first, then the Users & Permissions JWT.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use portcullis_auth::bearer_token;
 use portcullis_core::{AuthFailure, Caller, TokenAccess};
@@ -41,9 +41,11 @@ impl Authn {
     }
 
     pub fn role(&self) -> Option<Arc<str>> {
+        // One shared "public" (an allocation per anonymous request otherwise).
+        static PUBLIC: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("public"));
         match self {
             Authn::User(u) => Some(u.role.clone()),
-            Authn::Public => Some(Arc::from("public")),
+            Authn::Public => Some(PUBLIC.clone()),
             _ => None,
         }
     }

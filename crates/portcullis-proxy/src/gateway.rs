@@ -137,8 +137,9 @@ impl Gateway {
 
 /// A client's `X-Request-Id` is kept when it is short and printable (it is
 /// logged and sent upstream).
-fn client_request_id(req: &RequestHeader) -> Option<HeaderValue> {
-    let v = req.headers.get("x-request-id")?;
+fn client_request_id(req: &RequestHeader, name: &http::HeaderName) -> Option<HeaderValue> {
+    // A pre-parsed name: looking up a `&str` parses it on every request.
+    let v = req.headers.get(name)?;
     let b = v.as_bytes();
     (!b.is_empty() && b.len() <= 128 && b.iter().all(u8::is_ascii_graphic)).then(|| v.clone())
 }
@@ -193,7 +194,7 @@ impl ProxyHttp for Gateway {
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let (method, canonical) = {
             let req = session.req_header();
-            match client_request_id(req) {
+            match client_request_id(req, &self.state.identity_headers.request_id) {
                 Some(id) => {
                     ctx.request_id = id;
                     ctx.client_request_id = true;
@@ -306,6 +307,8 @@ impl ProxyHttp for Gateway {
         peer.options.connection_timeout = Some(s.connect_timeout);
         peer.options.total_connection_timeout = Some(s.connect_timeout);
         peer.options.read_timeout = Some(s.read_timeout);
+        // Pingora arms these timers only when an operation has to wait
+        // (a write the socket takes at once costs nothing).
         peer.options.write_timeout = Some(s.read_timeout);
         Ok(Box::new(peer))
     }

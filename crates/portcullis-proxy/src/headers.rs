@@ -59,7 +59,9 @@ const RESERVED_EXACT: &[&str] = &[
 /// Recognises reserved header names, including the configured ones.
 #[derive(Debug, Clone)]
 pub struct ReservedHeaders {
-    configured: Vec<String>,
+    /// Configured identity header names (normalized) that the built-in
+    /// families do not already cover; usually none.
+    extra: Vec<String>,
 }
 
 fn normalize(name: &str) -> String {
@@ -74,9 +76,22 @@ fn normalize(name: &str) -> String {
         .collect()
 }
 
+/// The built-in reserved families.
+fn is_builtin_reserved(n: &[u8]) -> bool {
+    // Every built-in reserved name starts with "x-" / "x_".
+    n.len() > 2
+        && n[0].eq_ignore_ascii_case(&b'x')
+        && (n[1] == b'-' || n[1] == b'_')
+        && (RESERVED_PREFIXES
+            .iter()
+            .any(|p| starts_with_normalized(n, p))
+            || RESERVED_EXACT.iter().any(|e| eq_normalized(n, e))
+            || starts_with_normalized(n, "x-permission-"))
+}
+
 impl ReservedHeaders {
     pub fn new(names: &IdentityHeaderNames) -> ReservedHeaders {
-        let configured = [
+        let extra = [
             &names.user_id,
             &names.user_role,
             &names.auth_method,
@@ -85,24 +100,16 @@ impl ReservedHeaders {
         ]
         .iter()
         .map(|n| normalize(n))
+        .filter(|n| !is_builtin_reserved(n.as_bytes()))
         .collect();
-        ReservedHeaders { configured }
+        ReservedHeaders { extra }
     }
 
     /// Runs on every header of every forwarded request, so it compares in
     /// place instead of building the normalized name.
     pub fn is_reserved(&self, name: &str) -> bool {
         let n = name.as_bytes();
-        // Every reserved name starts with "x-" / "x_", except configured ones.
-        let x_family =
-            n.len() > 2 && n[0].eq_ignore_ascii_case(&b'x') && (n[1] == b'-' || n[1] == b'_');
-        (x_family
-            && (RESERVED_PREFIXES
-                .iter()
-                .any(|p| starts_with_normalized(n, p))
-                || RESERVED_EXACT.iter().any(|e| eq_normalized(n, e))
-                || starts_with_normalized(n, "x-permission-")))
-            || self.configured.iter().any(|c| eq_normalized(n, c))
+        is_builtin_reserved(n) || self.extra.iter().any(|c| eq_normalized(n, c))
     }
 }
 

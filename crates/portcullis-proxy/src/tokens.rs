@@ -4,11 +4,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use moka::sync::Cache;
 use portcullis_store::tokens::hash_access_key;
 use portcullis_store::{Store, TokenStatus, TokenType, now_ms};
+use quick_cache::UnitWeighter;
+use quick_cache::sync::{Cache, DefaultLifecycle};
 use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 
@@ -34,6 +35,29 @@ pub fn looks_like_api_token(s: &str) -> bool {
 /// Bounds the memo of access keys (about 400 bytes an entry).
 const ACCESS_KEY_MEMO: u64 = 10_000;
 
+/// The request path's caches are quick_cache with foldhash (see
+/// `jwt_cache.rs`): a hit is a hash probe and one atomic bit.
+type FastCache<K, V> = Cache<K, V, UnitWeighter, foldhash::fast::RandomState>;
+
+fn fast_cache<K: Eq + std::hash::Hash, V: Clone>(capacity: u64) -> Arc<FastCache<K, V>> {
+    Arc::new(Cache::with(
+        usize::try_from(capacity).unwrap_or(usize::MAX),
+        capacity,
+        UnitWeighter,
+        foldhash::fast::RandomState::default(),
+        DefaultLifecycle::default(),
+    ))
+}
+
+/// A cached lookup (`None`: known not to exist) and when it expires.
+type CachedToken = (Option<Arc<TokenState>>, Instant);
+
+type AccessKeyMemo = Arc<FastCache<[u8; 32], Arc<str>>>;
+
+fn access_key_memo(capacity: u64) -> AccessKeyMemo {
+    fast_cache(capacity)
+}
+
 /// Strapi's access key of `secret` (HMAC-SHA512 with the salt, hex),
 /// remembered by the secret's SHA-256. The HMAC over a 256-character secret
 /// was most of an API-token request's lookup cost, paid on every request
@@ -41,7 +65,7 @@ const ACCESS_KEY_MEMO: u64 = 10_000;
 /// it (SHA-NI). The memo is a pure function of the secret (the salt never
 /// changes at run time), so it needs no invalidation, and it holds neither
 /// the secret nor anything that leads back to it.
-fn access_key(memo: &Cache<[u8; 32], Arc<str>>, salt: &str, secret: &str) -> Arc<str> {
+fn access_key(memo: &AccessKeyMemo, salt: &str, secret: &str) -> Arc<str> {
     let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
     if let Some(key) = memo.get(&digest) {
         return key;
@@ -55,8 +79,10 @@ fn access_key(memo: &Cache<[u8; 32], Arc<str>>, salt: &str, secret: &str) -> Arc
 #[derive(Clone)]
 pub struct TokenDirectory {
     salt: Option<Arc<str>>,
-    access_keys: Cache<[u8; 32], Arc<str>>,
-    cache: Cache<String, Option<Arc<TokenState>>>,
+    access_keys: AccessKeyMemo,
+    /// Access key → token (or known absence), until the instant kept with it.
+    cache: Arc<FastCache<String, CachedToken>>,
+    ttl: Duration,
     store: Store,
     background: Handle,
     used: Arc<Mutex<HashMap<i64, i64>>>,
@@ -71,11 +97,9 @@ impl TokenDirectory {
     ) -> TokenDirectory {
         TokenDirectory {
             salt: salt.map(Arc::from),
-            access_keys: Cache::new(ACCESS_KEY_MEMO),
-            cache: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(ttl)
-                .build(),
+            access_keys: access_key_memo(ACCESS_KEY_MEMO),
+            cache: fast_cache(100_000),
+            ttl,
             store,
             background,
             used: Arc::default(),
@@ -89,7 +113,9 @@ impl TokenDirectory {
             return Ok(None);
         };
         let key = access_key(&self.access_keys, salt, secret);
-        if let Some(hit) = self.cache.get(key.as_ref()) {
+        if let Some((hit, until)) = self.cache.get(key.as_ref())
+            && until > Instant::now()
+        {
             return Ok(hit);
         }
         let store = self.store.clone();
@@ -112,17 +138,18 @@ impl TokenDirectory {
                 expires_at: t.expires_at,
             }))
         });
-        self.cache.insert(key.to_string(), state.clone());
+        self.cache
+            .insert(key.to_string(), (state.clone(), Instant::now() + self.ttl));
         Ok(state)
     }
 
     /// Drops a cached token (revoked or changed elsewhere).
     pub fn invalidate(&self, access_key: &str) {
-        self.cache.invalidate(access_key);
+        self.cache.remove(access_key);
     }
 
     pub fn invalidate_all(&self) {
-        self.cache.invalidate_all();
+        self.cache.clear();
     }
 
     /// Notes a use; written to the store by [`Self::flush_last_used`].
@@ -153,7 +180,7 @@ mod tests {
 
     #[test]
     fn memoized_access_keys_are_strapis() {
-        let memo = Cache::new(10);
+        let memo = access_key_memo(10);
         let a = "a1".repeat(128);
         let b = "b2".repeat(128);
         for _ in 0..2 {

@@ -11,9 +11,10 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use moka::sync::Cache;
+use quick_cache::UnitWeighter;
+use quick_cache::sync::{Cache, DefaultLifecycle};
 
 use crate::{Result, Store, UserState};
 
@@ -26,8 +27,17 @@ pub const DEFAULT_CAPACITY: u64 = 200_000;
 /// TTL cache of user states with hit/miss counters. Cheap to clone.
 #[derive(Clone)]
 pub struct UserCache {
-    entries: Cache<i64, CachedUser>,
+    /// quick_cache (a hit is a hash probe and an atomic bit; moka recorded
+    /// every read in a channel), with the expiry kept in the entry.
+    entries: Arc<Cache<i64, Entry, UnitWeighter, foldhash::fast::RandomState>>,
+    ttl: Duration,
     counters: Arc<Counters>,
+}
+
+#[derive(Clone)]
+struct Entry {
+    user: CachedUser,
+    expires: Instant,
 }
 
 #[derive(Default)]
@@ -41,7 +51,7 @@ struct Counters {
 impl std::fmt::Debug for UserCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserCache")
-            .field("entries", &self.entries.entry_count())
+            .field("entries", &self.entry_count())
             .field("hits", &self.hits())
             .field("misses", &self.misses())
             .finish()
@@ -56,11 +66,16 @@ impl UserCache {
     }
 
     pub fn with_capacity(ttl: Duration, max_capacity: u64) -> UserCache {
+        let capacity = max_capacity.max(1);
         UserCache {
-            entries: Cache::builder()
-                .max_capacity(max_capacity)
-                .time_to_live(ttl)
-                .build(),
+            entries: Arc::new(Cache::with(
+                usize::try_from(capacity).unwrap_or(usize::MAX),
+                capacity,
+                UnitWeighter,
+                foldhash::fast::RandomState::default(),
+                DefaultLifecycle::default(),
+            )),
+            ttl,
             counters: Arc::new(Counters::default()),
         }
     }
@@ -68,7 +83,11 @@ impl UserCache {
     /// The cached lookup for `id`, if any; never touches the database.
     /// `Some(None)` means "known not to exist".
     pub fn get(&self, id: i64) -> Option<CachedUser> {
-        let found = self.entries.get(&id);
+        let found = self
+            .entries
+            .get(&id)
+            .filter(|e| e.expires > Instant::now())
+            .map(|e| e.user);
         let counter = if found.is_some() {
             &self.counters.hits
         } else {
@@ -79,18 +98,23 @@ impl UserCache {
     }
 
     pub fn insert(&self, id: i64, user: CachedUser) {
-        self.entries.insert(id, user);
+        self.put(id, user);
+    }
+
+    fn put(&self, id: i64, user: CachedUser) {
+        let expires = Instant::now() + self.ttl;
+        self.entries.insert(id, Entry { user, expires });
     }
 
     /// Forgets one user; call after every change to that user.
     pub fn invalidate(&self, id: i64) {
         self.counters.generation.fetch_add(1, Ordering::SeqCst);
-        self.entries.invalidate(&id);
+        self.entries.remove(&id);
     }
 
     pub fn invalidate_all(&self) {
         self.counters.generation.fetch_add(1, Ordering::SeqCst);
-        self.entries.invalidate_all();
+        self.entries.clear();
     }
 
     /// Reads through to the store on a miss.
@@ -120,9 +144,9 @@ impl UserCache {
         // also covers an invalidation that lands between check and insert.
         // The answer is still returned, as a read racing the change would
         // have been without a cache.
-        self.entries.insert(id, loaded.clone());
+        self.put(id, loaded.clone());
         if self.counters.generation.load(Ordering::SeqCst) != generation {
-            self.entries.invalidate(&id);
+            self.entries.remove(&id);
         }
         Ok(loaded)
     }
@@ -135,9 +159,9 @@ impl UserCache {
         self.counters.misses.load(Ordering::Relaxed)
     }
 
-    /// Approximate number of entries (moka updates it lazily).
+    /// Number of entries (expired ones included until they are evicted
+    /// or replaced).
     pub fn entry_count(&self) -> u64 {
-        self.entries.run_pending_tasks();
-        self.entries.entry_count()
+        u64::try_from(self.entries.len()).unwrap_or(u64::MAX)
     }
 }
