@@ -7,30 +7,23 @@
 //! still checked on every use; revocation is not affected (it is decided on
 //! the user's state, looked up per request).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use portcullis_auth::{Claims, JwtKeys};
-use quick_cache::UnitWeighter;
-use quick_cache::sync::{Cache, DefaultLifecycle};
+use portcullis_store::ExpiringCache;
 
 /// How long a verified token is remembered at most.
 const TTL: Duration = Duration::from_secs(60);
 /// Bounds memory: about 250 bytes an entry.
 const CAPACITY: u64 = 20_000;
 
-/// quick_cache: a hit is a hash probe and one atomic bit (moka, used
-/// before, recorded every read in a channel: ~700 instructions a hit). The
-/// key is the token's text, hashed with foldhash (SipHash over 150+ bytes
-/// was ~300 instructions); only verified tokens are inserted, so the keys
-/// are not the caller's to choose freely.
-type Verified = Cache<String, (Claims, Instant), UnitWeighter, foldhash::fast::RandomState>;
-
 /// JWT verification with a cache of verified tokens.
 #[derive(Clone)]
 pub struct JwtVerifier {
     keys: JwtKeys,
-    verified: Arc<Verified>,
+    /// Keyed by the token's text; only verified tokens are inserted, so the
+    /// keys are not the caller's to choose freely.
+    verified: ExpiringCache<String, Claims>,
 }
 
 fn now_secs() -> i64 {
@@ -43,13 +36,7 @@ impl JwtVerifier {
     pub fn new(keys: JwtKeys) -> JwtVerifier {
         JwtVerifier {
             keys,
-            verified: Arc::new(Cache::with(
-                CAPACITY as usize,
-                CAPACITY,
-                UnitWeighter,
-                foldhash::fast::RandomState::default(),
-                DefaultLifecycle::default(),
-            )),
+            verified: ExpiringCache::new(CAPACITY, TTL),
         }
     }
 
@@ -59,15 +46,12 @@ impl JwtVerifier {
 
     /// The token's claims if it is valid now.
     pub fn verify(&self, token: &str) -> Option<Claims> {
-        if let Some((c, remembered_until)) = self.verified.get(token)
-            && remembered_until > Instant::now()
-        {
+        if let Some(c) = self.verified.get(token) {
             // Same rule as a full verification: expired at `exp`, no leeway.
             return (c.exp > now_secs()).then_some(c);
         }
         let claims = self.keys.verify(token).ok()?;
-        self.verified
-            .insert(token.to_owned(), (claims, Instant::now() + TTL));
+        self.verified.insert(token.to_owned(), claims);
         Some(claims)
     }
 }

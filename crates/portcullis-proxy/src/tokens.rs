@@ -4,12 +4,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use portcullis_store::tokens::hash_access_key;
-use portcullis_store::{Store, TokenStatus, TokenType, now_ms};
-use quick_cache::UnitWeighter;
-use quick_cache::sync::{Cache, DefaultLifecycle};
+use portcullis_store::{ExpiringCache, Store, TokenStatus, TokenType, now_ms};
 use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 
@@ -35,27 +33,11 @@ pub fn looks_like_api_token(s: &str) -> bool {
 /// Bounds the memo of access keys (about 400 bytes an entry).
 const ACCESS_KEY_MEMO: u64 = 10_000;
 
-/// The request path's caches are quick_cache with foldhash (see
-/// `jwt_cache.rs`): a hit is a hash probe and one atomic bit.
-type FastCache<K, V> = Cache<K, V, UnitWeighter, foldhash::fast::RandomState>;
-
-fn fast_cache<K: Eq + std::hash::Hash, V: Clone>(capacity: u64) -> Arc<FastCache<K, V>> {
-    Arc::new(Cache::with(
-        usize::try_from(capacity).unwrap_or(usize::MAX),
-        capacity,
-        UnitWeighter,
-        foldhash::fast::RandomState::default(),
-        DefaultLifecycle::default(),
-    ))
-}
-
-/// A cached lookup (`None`: known not to exist) and when it expires.
-type CachedToken = (Option<Arc<TokenState>>, Instant);
-
-type AccessKeyMemo = Arc<FastCache<[u8; 32], Arc<str>>>;
+/// Secret's SHA-256 → access key; never expires (a pure function).
+type AccessKeyMemo = ExpiringCache<[u8; 32], Arc<str>>;
 
 fn access_key_memo(capacity: u64) -> AccessKeyMemo {
-    fast_cache(capacity)
+    ExpiringCache::new(capacity, Duration::MAX)
 }
 
 /// Strapi's access key of `secret` (HMAC-SHA512 with the salt, hex),
@@ -80,9 +62,8 @@ fn access_key(memo: &AccessKeyMemo, salt: &str, secret: &str) -> Arc<str> {
 pub struct TokenDirectory {
     salt: Option<Arc<str>>,
     access_keys: AccessKeyMemo,
-    /// Access key → token (or known absence), until the instant kept with it.
-    cache: Arc<FastCache<String, CachedToken>>,
-    ttl: Duration,
+    /// Access key → token (`None`: known not to exist).
+    cache: ExpiringCache<Arc<str>, Option<Arc<TokenState>>>,
     store: Store,
     background: Handle,
     used: Arc<Mutex<HashMap<i64, i64>>>,
@@ -98,8 +79,7 @@ impl TokenDirectory {
         TokenDirectory {
             salt: salt.map(Arc::from),
             access_keys: access_key_memo(ACCESS_KEY_MEMO),
-            cache: fast_cache(100_000),
-            ttl,
+            cache: ExpiringCache::new(100_000, ttl),
             store,
             background,
             used: Arc::default(),
@@ -113,13 +93,11 @@ impl TokenDirectory {
             return Ok(None);
         };
         let key = access_key(&self.access_keys, salt, secret);
-        if let Some((hit, until)) = self.cache.get(key.as_ref())
-            && until > Instant::now()
-        {
+        if let Some(hit) = self.cache.get(key.as_ref()) {
             return Ok(hit);
         }
         let store = self.store.clone();
-        let lookup_key = key.to_string();
+        let lookup_key = key.clone();
         let row = self
             .background
             .spawn(async move { store.api_token_by_access_key(&lookup_key).await })
@@ -138,8 +116,7 @@ impl TokenDirectory {
                 expires_at: t.expires_at,
             }))
         });
-        self.cache
-            .insert(key.to_string(), (state.clone(), Instant::now() + self.ttl));
+        self.cache.insert(key, state.clone());
         Ok(state)
     }
 

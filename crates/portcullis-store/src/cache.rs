@@ -13,10 +13,80 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use quick_cache::UnitWeighter;
 use quick_cache::sync::{Cache, DefaultLifecycle};
+use quick_cache::{Equivalent, UnitWeighter};
 
 use crate::{Result, Store, UserState};
+
+/// Each value with its expiry (`None`: never).
+type Entries<K, V> = Cache<K, (V, Option<Instant>), UnitWeighter, foldhash::fast::RandomState>;
+
+/// A bounded in-process cache whose entries expire `ttl` after insertion,
+/// shared by the request path's caches (users, API tokens, verified JWTs,
+/// the access-key memo). quick_cache, where a hit is a hash probe and one
+/// atomic bit (moka, used before, recorded every read in a channel), hashed
+/// with foldhash (several times cheaper than SipHash over a 150-byte JWT);
+/// the expiry is kept in the entry. Cheap to clone.
+pub struct ExpiringCache<K, V> {
+    entries: Arc<Entries<K, V>>,
+    ttl: Duration,
+}
+
+impl<K, V> Clone for ExpiringCache<K, V> {
+    fn clone(&self) -> Self {
+        ExpiringCache {
+            entries: self.entries.clone(),
+            ttl: self.ttl,
+        }
+    }
+}
+
+impl<K: Eq + std::hash::Hash, V: Clone> ExpiringCache<K, V> {
+    /// At most `capacity` entries; `Duration::MAX` never expires them.
+    pub fn new(capacity: u64, ttl: Duration) -> Self {
+        let capacity = capacity.max(1);
+        ExpiringCache {
+            entries: Arc::new(Cache::with(
+                usize::try_from(capacity).unwrap_or(usize::MAX),
+                capacity,
+                UnitWeighter,
+                foldhash::fast::RandomState::default(),
+                DefaultLifecycle::default(),
+            )),
+            ttl,
+        }
+    }
+
+    /// The entry for `key` unless it expired.
+    pub fn get<Q: std::hash::Hash + Equivalent<K> + ?Sized>(&self, key: &Q) -> Option<V> {
+        let (value, expires) = self.entries.get(key)?;
+        expires
+            .is_none_or(|at| at > Instant::now())
+            .then_some(value)
+    }
+
+    pub fn insert(&self, key: K, value: V) {
+        let expires = Instant::now().checked_add(self.ttl);
+        self.entries.insert(key, (value, expires));
+    }
+
+    pub fn remove<Q: std::hash::Hash + Equivalent<K> + ?Sized>(&self, key: &Q) {
+        self.entries.remove(key);
+    }
+
+    pub fn clear(&self) {
+        self.entries.clear();
+    }
+
+    /// Entries held, expired ones included until evicted or replaced.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
 
 /// A cached lookup: `Some` for an existing user, `None` for a known absence.
 pub type CachedUser = Option<Arc<UserState>>;
@@ -27,17 +97,8 @@ pub const DEFAULT_CAPACITY: u64 = 200_000;
 /// TTL cache of user states with hit/miss counters. Cheap to clone.
 #[derive(Clone)]
 pub struct UserCache {
-    /// quick_cache (a hit is a hash probe and an atomic bit; moka recorded
-    /// every read in a channel), with the expiry kept in the entry.
-    entries: Arc<Cache<i64, Entry, UnitWeighter, foldhash::fast::RandomState>>,
-    ttl: Duration,
+    entries: ExpiringCache<i64, CachedUser>,
     counters: Arc<Counters>,
-}
-
-#[derive(Clone)]
-struct Entry {
-    user: CachedUser,
-    expires: Instant,
 }
 
 #[derive(Default)]
@@ -66,16 +127,8 @@ impl UserCache {
     }
 
     pub fn with_capacity(ttl: Duration, max_capacity: u64) -> UserCache {
-        let capacity = max_capacity.max(1);
         UserCache {
-            entries: Arc::new(Cache::with(
-                usize::try_from(capacity).unwrap_or(usize::MAX),
-                capacity,
-                UnitWeighter,
-                foldhash::fast::RandomState::default(),
-                DefaultLifecycle::default(),
-            )),
-            ttl,
+            entries: ExpiringCache::new(max_capacity, ttl),
             counters: Arc::new(Counters::default()),
         }
     }
@@ -83,11 +136,7 @@ impl UserCache {
     /// The cached lookup for `id`, if any; never touches the database.
     /// `Some(None)` means "known not to exist".
     pub fn get(&self, id: i64) -> Option<CachedUser> {
-        let found = self
-            .entries
-            .get(&id)
-            .filter(|e| e.expires > Instant::now())
-            .map(|e| e.user);
+        let found = self.entries.get(&id);
         let counter = if found.is_some() {
             &self.counters.hits
         } else {
@@ -98,12 +147,7 @@ impl UserCache {
     }
 
     pub fn insert(&self, id: i64, user: CachedUser) {
-        self.put(id, user);
-    }
-
-    fn put(&self, id: i64, user: CachedUser) {
-        let expires = Instant::now() + self.ttl;
-        self.entries.insert(id, Entry { user, expires });
+        self.entries.insert(id, user);
     }
 
     /// Forgets one user; call after every change to that user.
@@ -144,7 +188,7 @@ impl UserCache {
         // also covers an invalidation that lands between check and insert.
         // The answer is still returned, as a read racing the change would
         // have been without a cache.
-        self.put(id, loaded.clone());
+        self.entries.insert(id, loaded.clone());
         if self.counters.generation.load(Ordering::SeqCst) != generation {
             self.entries.remove(&id);
         }
@@ -163,5 +207,25 @@ impl UserCache {
     /// or replaced).
     pub fn entry_count(&self) -> u64 {
         u64::try_from(self.entries.len()).unwrap_or(u64::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_after_the_ttl_or_never() {
+        let forever = ExpiringCache::<String, u8>::new(10, Duration::MAX);
+        forever.insert("a".into(), 1);
+        assert_eq!(forever.get("a"), Some(1));
+        let brief = ExpiringCache::<i64, u8>::new(10, Duration::from_millis(50));
+        brief.insert(1, 2);
+        assert_eq!(brief.get(&1), Some(2));
+        std::thread::sleep(Duration::from_millis(80));
+        assert_eq!(brief.get(&1), None);
+        brief.insert(1, 3);
+        brief.remove(&1);
+        assert_eq!(brief.get(&1), None);
     }
 }

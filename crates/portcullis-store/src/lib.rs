@@ -30,7 +30,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 
-pub use cache::{CachedUser, UserCache};
+pub use cache::{CachedUser, ExpiringCache, UserCache};
 pub use password::{PasswordPool, Verified, hash_password, verify_password};
 pub use tokens::{ApiToken, NewApiToken, TokenStatus, TokenType};
 pub use users::{NewUser, SqlValue, User, UserQuery, UserState};
