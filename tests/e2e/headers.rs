@@ -535,3 +535,58 @@ async fn identity_headers_and_powered_by_never_reach_the_client() {
     }
     assert_eq!(upstream.count(), 4);
 }
+
+/// RFC 9110 §7.6.1: the upstream's hop-by-hop headers describe its
+/// connection to the gateway, not the client's. The client gets the
+/// gateway's own `Connection` and none of the upstream's (a Node upstream's
+/// `Keep-Alive: timeout=5` would tell it the wrong idle timeout), nor the
+/// headers the upstream's `Connection` lists; the body framing stays.
+#[tokio::test]
+async fn upstream_hop_by_hop_headers_never_reach_the_client() {
+    let upstream = EchoUpstream::start_with(
+        EchoOptions::default()
+            .header("Connection", "keep-alive, X-Upstream-Hop, Content-Length")
+            .header("Keep-Alive", "timeout=5")
+            .header("Proxy-Connection", "keep-alive")
+            .header("X-Upstream-Hop", "secret")
+            .header("ETag", "\"v1\""),
+    )
+    .await
+    .unwrap();
+    let gw = GatewayBuilder::new()
+        .upstream(upstream.url())
+        .spawn()
+        .await
+        .unwrap();
+    let http = gw.http();
+    let request = http.build("GET", "/api/posts", &[], None, false);
+    let responses = http
+        .keep_alive(&[request.clone(), request.clone(), request])
+        .await
+        .unwrap();
+    for (i, r) in responses.iter().enumerate() {
+        assert_eq!(r.status, 200, "request {i}");
+        for name in ["keep-alive", "proxy-connection", "x-upstream-hop"] {
+            assert!(
+                r.headers_named(name).is_empty(),
+                "request {i}: client saw {name}: {:?}",
+                r.headers
+            );
+        }
+        assert_eq!(r.headers_named("connection"), ["keep-alive"], "request {i}");
+        assert_eq!(r.header("etag"), Some("\"v1\""), "request {i}");
+        assert_eq!(
+            r.header("x-request-id").map(str::len),
+            Some(32),
+            "request {i}"
+        );
+        let echoed = r.json();
+        assert_eq!(echoed["target"], "/api/posts", "request {i}");
+        assert_eq!(
+            r.header("content-length"),
+            Some(r.body.len().to_string().as_str()),
+            "request {i}"
+        );
+    }
+    assert_eq!(upstream.count(), 3);
+}

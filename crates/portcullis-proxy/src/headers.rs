@@ -132,26 +132,49 @@ fn starts_with_normalized(name: &[u8], prefix: &str) -> bool {
 
 const CONNECTION_KEEP: &[&str] = &["keep-alive", "close", "upgrade"];
 
+/// What the `Connection` values of `headers` list: `only_options` when every
+/// token is a connection option (`keep-alive`, `close`, `upgrade`), and the
+/// other tokens, lower-cased (allocated only when there are some). A value
+/// that is not visible ASCII lists nothing and is not `only_options`.
+struct ConnectionList {
+    only_options: bool,
+    listed: Vec<String>,
+}
+
+fn connection_list(headers: &HeaderMap) -> ConnectionList {
+    let mut out = ConnectionList {
+        only_options: true,
+        listed: Vec::new(),
+    };
+    for v in headers.get_all(http::header::CONNECTION) {
+        let Ok(v) = v.to_str() else {
+            out.only_options = false;
+            continue;
+        };
+        for token in v.split(',').map(str::trim) {
+            if token.is_empty()
+                || CONNECTION_KEEP
+                    .iter()
+                    .any(|k| token.eq_ignore_ascii_case(k))
+            {
+                continue;
+            }
+            out.only_options = false;
+            out.listed.push(token.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
 /// Removes from a request going upstream: every reserved header, every
 /// header the client marked hop-by-hop in `Connection` (so a client cannot
 /// ask a later hop to drop the identity headers we set), and `Connection`
 /// itself unless it only carries connection options.
 pub fn sanitize_request(headers: &mut HeaderMap, reserved: &ReservedHeaders) {
-    let mut listed: Vec<String> = Vec::new();
-    let mut only_options = true;
-    for v in headers.get_all(http::header::CONNECTION) {
-        for token in String::from_utf8_lossy(v.as_bytes()).split(',') {
-            let t = token.trim().to_ascii_lowercase();
-            if t.is_empty() || CONNECTION_KEEP.contains(&t.as_str()) {
-                continue;
-            }
-            only_options = false;
-            listed.push(t);
-        }
-    }
-    if !only_options {
+    let connection = connection_list(headers);
+    if !connection.only_options {
         headers.remove(http::header::CONNECTION);
-        for name in &listed {
+        for name in &connection.listed {
             headers.remove(name.as_str());
         }
     }
@@ -165,15 +188,37 @@ pub fn sanitize_request(headers: &mut HeaderMap, reserved: &ReservedHeaders) {
     }
 }
 
-/// Removes identity headers and `X-Powered-By` from a response.
+/// Hop-by-hop response headers that describe the upstream connection, not
+/// the client's (RFC 9110 §7.6.1); Pingora writes its own `Connection`.
+const RESPONSE_HOP_BY_HOP: [HeaderName; 3] = [
+    http::header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+];
+
+/// Never removed because `Connection` lists them: the body's framing.
+fn is_framing(name: &str) -> bool {
+    name == "content-length" || name == "transfer-encoding"
+}
+
+/// Removes from a response going to the client: identity headers,
+/// `X-Powered-By`, and (except on a 1xx, where `Connection: upgrade` is the
+/// point) the upstream's hop-by-hop headers and those its `Connection` lists.
 pub fn sanitize_response(resp: &mut ResponseHeader, reserved: &ReservedHeaders) {
-    let doomed: Vec<String> = resp
+    let mut doomed: Vec<String> = resp
         .headers
         .keys()
         .map(|k| k.as_str())
         .filter(|k| *k == "x-powered-by" || reserved.is_reserved(k))
         .map(str::to_owned)
         .collect();
+    if !resp.status.is_informational() {
+        let connection = connection_list(&resp.headers);
+        doomed.extend(connection.listed.into_iter().filter(|n| !is_framing(n)));
+        for name in &RESPONSE_HOP_BY_HOP {
+            resp.remove_header(name);
+        }
+    }
     for name in doomed {
         resp.remove_header(name.as_str());
     }
@@ -276,5 +321,43 @@ mod tests {
         assert!(resp.headers.get("x-powered-by").is_none());
         assert!(resp.headers.get("x-user-id").is_none());
         assert!(resp.headers.get("content-type").is_some());
+    }
+
+    #[test]
+    fn responses_lose_the_upstreams_hop_by_hop_headers() {
+        let mut resp = ResponseHeader::build(200, None).unwrap();
+        resp.append_header("Content-Type", "application/json")
+            .unwrap();
+        resp.append_header("Connection", "keep-alive, X-Upstream-Hop, Content-Length")
+            .unwrap();
+        resp.append_header("Keep-Alive", "timeout=5").unwrap();
+        resp.append_header("Proxy-Connection", "keep-alive")
+            .unwrap();
+        resp.append_header("X-Upstream-Hop", "1").unwrap();
+        resp.append_header("Content-Length", "11").unwrap();
+        resp.append_header("ETag", "\"x\"").unwrap();
+        sanitize_response(&mut resp, &reserved());
+        let left: Vec<&str> = resp.headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left.len(), 3, "{left:?}");
+        for kept in ["content-type", "content-length", "etag"] {
+            assert!(resp.headers.contains_key(kept), "{kept} removed: {left:?}");
+        }
+        // The case map follows the value map (Pingora writes from both).
+        let mut wire = bytes::BytesMut::new();
+        resp.header_to_h1_wire(&mut wire);
+        assert_eq!(
+            &wire[..],
+            b"Content-Type: application/json\r\nETag: \"x\"\r\nContent-Length: 11\r\n"
+        );
+    }
+
+    #[test]
+    fn switching_protocols_keeps_connection_upgrade() {
+        let mut resp = ResponseHeader::build(101, None).unwrap();
+        resp.append_header("Connection", "Upgrade").unwrap();
+        resp.append_header("Upgrade", "websocket").unwrap();
+        sanitize_response(&mut resp, &reserved());
+        assert_eq!(resp.headers["connection"], "Upgrade");
+        assert_eq!(resp.headers["upgrade"], "websocket");
     }
 }
