@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use crate::method::Method;
 use crate::path::CanonicalPath;
 use crate::policy::Policy;
-use crate::router::{Resolved, Target};
+use crate::router::Target;
 
 /// Why a presented credential was refused (always 401).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,13 +186,12 @@ impl Policy {
     pub fn decide<'p>(
         &'p self,
         method: Method,
-        path: &CanonicalPath,
+        path: &CanonicalPath<'_>,
         caller: &Caller<'_>,
     ) -> Decision<'p> {
-        let Resolved {
-            target,
-            forward_path,
-        } = self.resolve(method, path);
+        let resolved = self.resolve(method, path);
+        let target = resolved.target;
+        let forward_path = resolved.into_forward_path(path);
         let (outcome, rule, action) = match target {
             Target::NotFound => (Outcome::Deny(Deny::NOT_FOUND), Rule::NoRoute, None),
             Target::Passthrough => (Outcome::Forward, Rule::Passthrough, None),

@@ -18,6 +18,8 @@
 //! Case is not changed here: the router matches literal segments without
 //! regard to case (as Koa does) and rewrites them to the policy's spelling.
 
+use std::borrow::Cow;
+
 use thiserror::Error;
 
 /// Why a path was refused. Each is answered 400 and never forwarded.
@@ -45,19 +47,25 @@ pub enum PathError {
 pub const MAX_PATH_LEN: usize = 8192;
 
 /// A canonical path: starts with `/`, no empty, `.` or `..` segments, no
-/// trailing slash (except the root itself).
+/// trailing slash (except the root itself). Borrows the request's path
+/// when that already is canonical (the common case: no allocation).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CanonicalPath {
-    path: String,
+pub struct CanonicalPath<'a> {
+    path: Cow<'a, str>,
 }
 
-impl CanonicalPath {
+impl CanonicalPath<'_> {
     pub fn as_str(&self) -> &str {
         &self.path
     }
 
     pub fn into_string(self) -> String {
-        self.path
+        self.path.into_owned()
+    }
+
+    /// Whether the canonical form is the input itself, byte for byte.
+    pub fn is_unchanged(&self) -> bool {
+        matches!(self.path, Cow::Borrowed(_))
     }
 
     /// The segments after the leading `/` (none for the root).
@@ -93,7 +101,7 @@ impl<'a> Iterator for Segments<'a> {
     }
 }
 
-impl std::fmt::Display for CanonicalPath {
+impl std::fmt::Display for CanonicalPath<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.path)
     }
@@ -155,7 +163,7 @@ fn normalize_segment(raw: &[u8], out: &mut String) -> Result<(), PathError> {
 }
 
 /// Canonicalizes the path part of a request target (no query string).
-pub fn canonicalize(raw: &str) -> Result<CanonicalPath, PathError> {
+pub fn canonicalize(raw: &str) -> Result<CanonicalPath<'_>, PathError> {
     if raw.len() > MAX_PATH_LEN {
         return Err(PathError::TooLong);
     }
@@ -165,7 +173,7 @@ pub fn canonicalize(raw: &str) -> Result<CanonicalPath, PathError> {
     }
     if is_already_canonical(bytes) {
         return Ok(CanonicalPath {
-            path: raw.to_owned(),
+            path: Cow::Borrowed(raw),
         });
     }
     canonicalize_general(bytes)
@@ -188,7 +196,7 @@ fn is_already_canonical(bytes: &[u8]) -> bool {
 }
 
 /// Canonicalizes an absolute path (`bytes[0] == b'/'`) segment by segment.
-pub(crate) fn canonicalize_general(bytes: &[u8]) -> Result<CanonicalPath, PathError> {
+pub(crate) fn canonicalize_general(bytes: &[u8]) -> Result<CanonicalPath<'static>, PathError> {
     // Positions in `path` where each kept segment starts, to pop on "..".
     let mut starts: Vec<usize> = Vec::new();
     let mut path = String::with_capacity(bytes.len());
@@ -212,7 +220,9 @@ pub(crate) fn canonicalize_general(bytes: &[u8]) -> Result<CanonicalPath, PathEr
     if path.is_empty() {
         path.push('/');
     }
-    Ok(CanonicalPath { path })
+    Ok(CanonicalPath {
+        path: Cow::Owned(path),
+    })
 }
 
 #[cfg(test)]
@@ -302,6 +312,24 @@ mod tests {
     }
 
     #[test]
+    fn an_already_canonical_path_is_borrowed() {
+        for (raw, unchanged) in [
+            ("/api/posts", true),
+            ("/", true),
+            ("/api//posts", false),
+            ("/api/./posts", false),
+            ("/api/posts/", false),
+            ("/api/%70osts", false),
+        ] {
+            let c = canonicalize(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(c.is_unchanged(), unchanged, "{raw}");
+            if unchanged {
+                assert_eq!(c.as_str(), raw);
+            }
+        }
+    }
+
+    #[test]
     fn segments_iterate_without_empties() {
         let p = canonicalize("/api/posts/1").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.segments().collect::<Vec<_>>(), ["api", "posts", "1"]);
@@ -312,7 +340,9 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn segments_are_the_non_empty_parts(path in "[a/.%-]{0,24}") {
-            let c = CanonicalPath { path: path.clone() };
+            let c = CanonicalPath {
+                path: Cow::Owned(path.clone()),
+            };
             let want: Vec<&str> = path.split('/').skip(1).filter(|s| !s.is_empty()).collect();
             let got: Vec<&str> = c.segments().collect();
             // A path not starting with '/' is not canonical; the iterator

@@ -7,6 +7,8 @@
 
 use std::sync::OnceLock;
 
+use smallvec::SmallVec;
+
 use crate::method::Method;
 use crate::path::CanonicalPath;
 use crate::pattern::RoutePattern;
@@ -42,8 +44,26 @@ pub enum Target<'p> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved<'p> {
     pub target: Target<'p>,
-    pub forward_path: String,
+    /// The path to forward when it is not the canonical path itself (a
+    /// custom route's rewrite, a U&P route, a content type's segment in
+    /// another case); `None` in the common case, which allocates nothing.
+    pub rewritten: Option<String>,
 }
+
+impl Resolved<'_> {
+    /// The exact path to forward (or to answer, for a U&P route).
+    pub fn forward_path<'a>(&'a self, canonical: &'a CanonicalPath<'_>) -> &'a str {
+        self.rewritten.as_deref().unwrap_or(canonical.as_str())
+    }
+
+    pub fn into_forward_path(self, canonical: &CanonicalPath<'_>) -> String {
+        self.rewritten
+            .unwrap_or_else(|| canonical.as_str().to_owned())
+    }
+}
+
+/// A request's segments; on the stack for any path of up to 16 segments.
+type Segs<'a> = SmallVec<[&'a str; 16]>;
 
 fn starts_with_ci(segs: &[&str], prefix: &[String]) -> bool {
     segs.len() >= prefix.len()
@@ -96,9 +116,8 @@ fn may_be_up_route(rest: &[&str]) -> bool {
 
 impl Policy {
     /// Resolves a request. Never fails: anything unknown is `NotFound`.
-    pub fn resolve(&self, method: Method, path: &CanonicalPath) -> Resolved<'_> {
-        let mut segs: Vec<&str> = Vec::with_capacity(8);
-        segs.extend(path.segments());
+    pub fn resolve(&self, method: Method, path: &CanonicalPath<'_>) -> Resolved<'_> {
+        let segs: Segs<'_> = path.segments().collect();
         if !starts_with_ci(&segs, &self.api_prefix) {
             let pass = self
                 .passthrough
@@ -111,20 +130,20 @@ impl Policy {
             };
             return Resolved {
                 target,
-                forward_path: path.as_str().to_owned(),
+                rewritten: None,
             };
         }
         if method == Method::Options {
-            return self.resolve_preflight(&segs, path);
+            return self.resolve_preflight(&segs);
         }
         self.resolve_api(method.routed(), &segs)
-            .unwrap_or_else(|| Resolved {
+            .unwrap_or(Resolved {
                 target: Target::NotFound,
-                forward_path: path.as_str().to_owned(),
+                rewritten: None,
             })
     }
 
-    fn resolve_preflight(&self, segs: &[&str], path: &CanonicalPath) -> Resolved<'_> {
+    fn resolve_preflight(&self, segs: &[&str]) -> Resolved<'_> {
         let methods = [
             Method::Get,
             Method::Post,
@@ -135,11 +154,11 @@ impl Policy {
         match methods.iter().find_map(|m| self.resolve_api(*m, segs)) {
             Some(r) => Resolved {
                 target: Target::Preflight,
-                forward_path: r.forward_path,
+                rewritten: r.rewritten,
             },
             None => Resolved {
                 target: Target::NotFound,
-                forward_path: path.as_str().to_owned(),
+                rewritten: None,
             },
         }
     }
@@ -165,7 +184,7 @@ impl Policy {
                 };
                 return Some(Resolved {
                     target,
-                    forward_path,
+                    rewritten: Some(forward_path),
                 });
             }
         }
@@ -196,14 +215,15 @@ impl Policy {
                 };
                 return Some(Resolved {
                     target,
-                    forward_path,
+                    rewritten: Some(forward_path),
                 });
             }
         }
-        self.resolve_content(method, rest)
+        self.resolve_content(method, segs)
     }
 
-    fn resolve_content(&self, method: Method, rest: &[&str]) -> Option<Resolved<'_>> {
+    fn resolve_content(&self, method: Method, segs: &[&str]) -> Option<Resolved<'_>> {
+        let (prefix, rest) = segs.split_at(self.api_prefix.len());
         let first = rest.first()?;
         // Keys are lower case; most requests already are (no allocation).
         let ct = if first.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -212,21 +232,25 @@ impl Policy {
             self.types_by_segment.get(*first)
         }?;
         let action = content_action(ct, method, rest.len())?;
-        let mut forward_path = self.prefix_path();
-        forward_path.push('/');
-        forward_path.push_str(&ct.segment);
-        if let Some(id) = rest.get(1) {
-            forward_path.push('/');
-            forward_path.push_str(id);
-        }
         let target = Target::Action {
             action,
             source: RouteSource::ContentType,
         };
-        Some(Resolved {
-            target,
-            forward_path,
-        })
+        // The forward path is the prefix, the type's segment and the id: the
+        // canonical path itself unless a segment differs in case.
+        let as_requested =
+            *first == ct.segment && prefix.iter().zip(&self.api_prefix).all(|(s, p)| s == p);
+        let rewritten = (!as_requested).then(|| {
+            let mut forward_path = self.prefix_path();
+            forward_path.push('/');
+            forward_path.push_str(&ct.segment);
+            if let Some(id) = rest.get(1) {
+                forward_path.push('/');
+                forward_path.push_str(id);
+            }
+            forward_path
+        });
+        Some(Resolved { target, rewritten })
     }
 }
 

@@ -62,6 +62,23 @@ impl Reason {
     }
 }
 
+/// The canonical path of the request, once known.
+enum Canonical {
+    Unknown,
+    /// The request's own path (already canonical: nothing allocated).
+    AsRequested,
+    Rewritten(String),
+}
+
+/// What is forwarded, once the request is allowed.
+enum Forward {
+    /// The request-target exactly as received (path already canonical, no
+    /// route rewrite): nothing allocated, nothing rebuilt.
+    AsRequested,
+    /// This path and query instead.
+    Path(String),
+}
+
 /// Per-request state.
 pub struct RequestCtx {
     _in_flight: InFlight,
@@ -70,11 +87,11 @@ pub struct RequestCtx {
     request_id: HeaderValue,
     /// The client sent `request_id` (so the upstream request already has it).
     client_request_id: bool,
-    /// Set once the request is to be forwarded: the canonical path + query.
-    forward: Option<String>,
+    /// Set once the request is to be forwarded.
+    forward: Option<Forward>,
     /// Set when the forwarded request carries identity headers.
     identity: Option<Subject>,
-    canonical: Option<String>,
+    canonical: Canonical,
     action: Option<String>,
     auth_method: &'static str,
     subject: Option<i64>,
@@ -86,6 +103,15 @@ pub struct RequestCtx {
 impl RequestCtx {
     fn request_id(&self) -> &str {
         self.request_id.to_str().unwrap_or("-")
+    }
+
+    /// The canonical path for logs ("-" before it is known).
+    fn path<'a>(&'a self, req: &'a RequestHeader) -> &'a str {
+        match &self.canonical {
+            Canonical::Unknown => "-",
+            Canonical::AsRequested => req.uri.path(),
+            Canonical::Rewritten(p) => p,
+        }
     }
 
     fn reason(&self) -> String {
@@ -161,12 +187,15 @@ fn new_request_id() -> HeaderValue {
     }
 }
 
-fn with_query(mut path: String, query: Option<&str>) -> String {
-    if let Some(q) = query {
-        path.push('?');
-        path.push_str(q);
+fn with_query(forward: Forward, query: Option<&str>) -> Forward {
+    match (forward, query) {
+        (Forward::Path(mut path), Some(q)) => {
+            path.push('?');
+            path.push_str(q);
+            Forward::Path(path)
+        }
+        (forward, _) => forward,
     }
-    path
 }
 
 #[async_trait]
@@ -181,7 +210,7 @@ impl ProxyHttp for Gateway {
             client_request_id: false,
             forward: None,
             identity: None,
-            canonical: None,
+            canonical: Canonical::Unknown,
             action: None,
             auth_method: "-",
             subject: None,
@@ -217,8 +246,16 @@ impl ProxyHttp for Gateway {
         };
         let policy = self.state.policy.load_full();
         let resolved = policy.resolve(method, &canonical);
-        ctx.canonical = Some(canonical.into_string());
-        let query = session.req_header().uri.query();
+        let forward = match (resolved.rewritten, canonical.is_unchanged()) {
+            (None, true) => Forward::AsRequested,
+            (Some(path), _) => Forward::Path(path),
+            (None, false) => Forward::Path(canonical.as_str().to_owned()),
+        };
+        ctx.canonical = if canonical.is_unchanged() {
+            Canonical::AsRequested
+        } else {
+            Canonical::Rewritten(canonical.into_string())
+        };
         let (action, source) = match resolved.target {
             Target::NotFound => {
                 ctx.reason = Reason::Rule(Rule::NoRoute);
@@ -230,7 +267,7 @@ impl ProxyHttp for Gateway {
                 } else {
                     Rule::Preflight
                 });
-                ctx.forward = Some(with_query(resolved.forward_path, query));
+                ctx.forward = Some(with_query(forward, session.req_header().uri.query()));
                 self.state
                     .metrics
                     .decision_seconds
@@ -270,7 +307,10 @@ impl ProxyHttp for Gateway {
                     .observe(ctx.started.elapsed().as_secs_f64());
                 if let RouteSource::UsersPermissions(route) = source {
                     // Served by the gateway itself, never by the upstream.
-                    let path = resolved.forward_path;
+                    let path = match forward {
+                        Forward::Path(p) => p,
+                        Forward::AsRequested => session.req_header().uri.path().to_owned(),
+                    };
                     let caller = authn.up_caller();
                     // Boxed for the same reason as `answer` (1.5 KB).
                     Box::pin(up::answer(
@@ -290,8 +330,7 @@ impl ProxyHttp for Gateway {
                     Authn::Token(ref t) => Subject::Token(t.id),
                     _ => Subject::Anonymous,
                 });
-                let query = session.req_header().uri.query();
-                ctx.forward = Some(with_query(resolved.forward_path, query));
+                ctx.forward = Some(with_query(forward, session.req_header().uri.query()));
                 Ok(false)
             }
         }
@@ -319,7 +358,7 @@ impl ProxyHttp for Gateway {
         req: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let Some(forward) = ctx.forward.as_deref() else {
+        let Some(forward) = ctx.forward.as_ref() else {
             // Unreachable by construction; refuse rather than forward unchecked.
             return Error::e_explain(ErrorType::InternalError, "no authorized path");
         };
@@ -329,11 +368,12 @@ impl ProxyHttp for Gateway {
         // lower case, as over HTTP/2.
         let placeholder = RequestHeader::from(http::Request::new(()).into_parts().0);
         let mut parts: http::request::Parts = std::mem::replace(req, placeholder).into();
-        if parts
-            .uri
-            .path_and_query()
-            .map(http::uri::PathAndQuery::as_str)
-            != Some(forward)
+        if let Forward::Path(forward) = forward
+            && parts
+                .uri
+                .path_and_query()
+                .map(http::uri::PathAndQuery::as_str)
+                != Some(forward.as_str())
         {
             parts.uri = http::Uri::try_from(forward)
                 .map_err(|e| Error::because(ErrorType::InternalError, "forward path", e))?;
@@ -454,7 +494,7 @@ impl ProxyHttp for Gateway {
         let method = &session.req_header().method;
         format!(
             "{method} {} (request id {})",
-            ctx.canonical.as_deref().unwrap_or("-"),
+            ctx.path(session.req_header()),
             ctx.request_id()
         )
     }
@@ -470,7 +510,7 @@ impl ProxyHttp for Gateway {
             target: "portcullis::decision",
             request_id = ctx.request_id(),
             method = %req.method,
-            path = ctx.canonical.as_deref().unwrap_or("-"),
+            path = ctx.path(req),
             action = ctx.action.as_deref().unwrap_or("-"),
             auth = ctx.auth_method,
             subject = ctx.subject,
