@@ -146,21 +146,28 @@ fn connection_list(headers: &HeaderMap) -> ConnectionList {
         only_options: true,
         listed: Vec::new(),
     };
+    let mut consider = |token: &str| {
+        let token = token.trim();
+        if token.is_empty()
+            || CONNECTION_KEEP
+                .iter()
+                .any(|k| token.eq_ignore_ascii_case(k))
+        {
+            return;
+        }
+        out.only_options = false;
+        out.listed.push(token.to_ascii_lowercase());
+    };
     for v in headers.get_all(http::header::CONNECTION) {
         let Ok(v) = v.to_str() else {
-            out.only_options = false;
+            consider("\u{0}");
             continue;
         };
-        for token in v.split(',').map(str::trim) {
-            if token.is_empty()
-                || CONNECTION_KEEP
-                    .iter()
-                    .any(|k| token.eq_ignore_ascii_case(k))
-            {
-                continue;
-            }
-            out.only_options = false;
-            out.listed.push(token.to_ascii_lowercase());
+        // Usually one token (`keep-alive`): no splitting.
+        if v.contains(',') {
+            v.split(',').for_each(&mut consider);
+        } else {
+            consider(v);
         }
     }
     out
@@ -189,35 +196,35 @@ pub fn sanitize_request(headers: &mut HeaderMap, reserved: &ReservedHeaders) {
 }
 
 /// Hop-by-hop response headers that describe the upstream connection, not
-/// the client's (RFC 9110 §7.6.1); Pingora writes its own `Connection`.
-const RESPONSE_HOP_BY_HOP: [HeaderName; 3] = [
-    http::header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-];
+/// the client's (RFC 9110 §7.6.1). `Connection` itself is not removed here:
+/// Pingora overwrites its value with the client connection's own.
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
-/// Never removed because `Connection` lists them: the body's framing.
-fn is_framing(name: &str) -> bool {
-    name == "content-length" || name == "transfer-encoding"
+/// Never removed because `Connection` lists them.
+fn keep_when_listed(name: &str) -> bool {
+    matches!(name, "content-length" | "transfer-encoding" | "connection")
 }
 
 /// Removes from a response going to the client: identity headers,
 /// `X-Powered-By`, and (except on a 1xx, where `Connection: upgrade` is the
-/// point) the upstream's hop-by-hop headers and those its `Connection` lists.
+/// point) the upstream's hop-by-hop headers and those its `Connection`
+/// lists, never the body's framing.
 pub fn sanitize_response(resp: &mut ResponseHeader, reserved: &ReservedHeaders) {
+    let hop_by_hop = !resp.status.is_informational();
     let mut doomed: Vec<String> = resp
         .headers
         .keys()
-        .map(|k| k.as_str())
-        .filter(|k| *k == "x-powered-by" || reserved.is_reserved(k))
-        .map(str::to_owned)
+        .filter(|k| {
+            k.as_str() == "x-powered-by"
+                || reserved.is_reserved(k.as_str())
+                || (hop_by_hop && (**k == KEEP_ALIVE || **k == PROXY_CONNECTION))
+        })
+        .map(|k| k.as_str().to_owned())
         .collect();
-    if !resp.status.is_informational() {
-        let connection = connection_list(&resp.headers);
-        doomed.extend(connection.listed.into_iter().filter(|n| !is_framing(n)));
-        for name in &RESPONSE_HOP_BY_HOP {
-            resp.remove_header(name);
-        }
+    if hop_by_hop {
+        let listed = connection_list(&resp.headers).listed;
+        doomed.extend(listed.into_iter().filter(|n| !keep_when_listed(n)));
     }
     for name in doomed {
         resp.remove_header(name.as_str());
@@ -338,16 +345,19 @@ mod tests {
         resp.append_header("ETag", "\"x\"").unwrap();
         sanitize_response(&mut resp, &reserved());
         let left: Vec<&str> = resp.headers.keys().map(|k| k.as_str()).collect();
-        assert_eq!(left.len(), 3, "{left:?}");
-        for kept in ["content-type", "content-length", "etag"] {
+        assert_eq!(left.len(), 4, "{left:?}");
+        for kept in ["content-type", "connection", "content-length", "etag"] {
             assert!(resp.headers.contains_key(kept), "{kept} removed: {left:?}");
         }
         // The case map follows the value map (Pingora writes from both).
         let mut wire = bytes::BytesMut::new();
         resp.header_to_h1_wire(&mut wire);
+        // `Connection` stays for Pingora to overwrite with its own value.
         assert_eq!(
-            &wire[..],
-            b"Content-Type: application/json\r\nETag: \"x\"\r\nContent-Length: 11\r\n"
+            String::from_utf8_lossy(&wire),
+            "Content-Type: application/json\r\n\
+             Connection: keep-alive, X-Upstream-Hop, Content-Length\r\n\
+             ETag: \"x\"\r\nContent-Length: 11\r\n"
         );
     }
 
