@@ -159,6 +159,13 @@ fn connection_list(headers: &HeaderMap) -> ConnectionList {
         out.listed.push(token.to_ascii_lowercase());
     };
     for v in headers.get_all(http::header::CONNECTION) {
+        // The usual values (`keep-alive`, `close`), compared whole.
+        if CONNECTION_KEEP
+            .iter()
+            .any(|k| v.as_bytes().eq_ignore_ascii_case(k.as_bytes()))
+        {
+            continue;
+        }
         let Ok(v) = v.to_str() else {
             consider("\u{0}");
             continue;
@@ -212,17 +219,19 @@ fn keep_when_listed(name: &str) -> bool {
 /// lists, never the body's framing.
 pub fn sanitize_response(resp: &mut ResponseHeader, reserved: &ReservedHeaders) {
     let hop_by_hop = !resp.status.is_informational();
+    let mut has_connection = false;
     let mut doomed: Vec<String> = resp
         .headers
         .keys()
         .filter(|k| {
+            has_connection |= **k == http::header::CONNECTION;
             k.as_str() == "x-powered-by"
                 || reserved.is_reserved(k.as_str())
                 || (hop_by_hop && (**k == KEEP_ALIVE || **k == PROXY_CONNECTION))
         })
         .map(|k| k.as_str().to_owned())
         .collect();
-    if hop_by_hop {
+    if hop_by_hop && has_connection {
         let listed = connection_list(&resp.headers).listed;
         doomed.extend(listed.into_iter().filter(|n| !keep_when_listed(n)));
     }
