@@ -6,7 +6,7 @@
 
 # cachegrind cannot zero its counters mid-run, so every target runs twice,
 # with N0 and N0 + PROFILE_REQUESTS keep-alive requests after the same
-# warm-up (four connections at once, as in `profile`); the difference
+# warm-up (`warm_up`, as in `profile`); the difference
 # divided by PROFILE_REQUESTS is per request, start-up and shutdown cancel
 # out. The cache geometry is fixed (32 KiB L1i, 48 KiB L1d, 32 MiB LL), so
 # figures compare across hosts.
@@ -33,9 +33,7 @@ for target in ${CACHE_TARGETS:-passthrough-mimalloc public-get jwt-get}; do
     esac
     url="http://127.0.0.1:$port$API_PATH"
     wait_status "$url" 200
-    warm=()
-    for _ in 1 2 3 4; do python3 "$LIB/util.py" get "$url" 100 "${tokens[@]}" >/dev/null & warm+=($!); done
-    wait "${warm[@]}"
+    warm_up "$url" "${tokens[@]}"
     echo "$target ($n): $(python3 "$LIB/util.py" get "$url" "$n" "${tokens[@]}")" >&2
     kill -INT "${PID_OF[$name]}"; wait "${PID_OF[$name]}" 2>/dev/null || true
   done

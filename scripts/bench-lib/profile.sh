@@ -39,12 +39,7 @@ for target in ${PROFILE_TARGETS:-nginx passthrough passthrough-mimalloc jwt-get 
   esac
   url="http://127.0.0.1:$port$API_PATH"
   wait_status "$url" 200
-  # Warm-up on four connections at once, so that the upstream pool holds
-  # idle connections as it does under load (with one, every request would
-  # empty the pool's node for the upstream and the release re-create it).
-  warm=()
-  for _ in 1 2 3 4; do python3 "$LIB/util.py" get "$url" 100 "${tokens[@]}" >/dev/null & warm+=($!); done
-  wait "${warm[@]}"
+  warm_up "$url" "${tokens[@]}"
   callgrind_control -z "${PID_OF[$name]}" >/dev/null
   echo "$target: $(python3 "$LIB/util.py" get "$url" "$PROFILE_REQUESTS" "${tokens[@]}")" >&2
   callgrind_control -d "${PID_OF[$name]}" >/dev/null
