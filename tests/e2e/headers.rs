@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use portcullis_tests::{EchoOptions, EchoUpstream, GatewayBuilder, Received, user_jwt};
+use portcullis_tests::{EchoOptions, GatewayBuilder, Received, user_jwt};
 
 /// Header names the client must never be able to set upstream, in the
 /// spellings an attacker would try. Every value starts with `spoof`.
@@ -482,7 +482,8 @@ async fn upstream_authorization_replace() {
 
 #[tokio::test]
 async fn identity_headers_and_powered_by_never_reach_the_client() {
-    let upstream = EchoUpstream::start_with(
+    let (upstream, gw) = start_with(
+        GatewayBuilder::new(),
         EchoOptions::default()
             .header("X-Powered-By", "Express")
             .header("X-User-Id", "999")
@@ -493,13 +494,7 @@ async fn identity_headers_and_powered_by_never_reach_the_client() {
             .header("X-Strapi-Debug", "1")
             .header("Cache-Control", "max-age=60"),
     )
-    .await
-    .unwrap();
-    let gw = GatewayBuilder::new()
-        .upstream(upstream.url())
-        .spawn()
-        .await
-        .unwrap();
+    .await;
     let http = gw.http();
     let id = create_user(&gw, "grace", &["--confirmed"]).await;
     let token = user_jwt(id);
@@ -543,7 +538,8 @@ async fn identity_headers_and_powered_by_never_reach_the_client() {
 /// headers the upstream's `Connection` lists; the body framing stays.
 #[tokio::test]
 async fn upstream_hop_by_hop_headers_never_reach_the_client() {
-    let upstream = EchoUpstream::start_with(
+    let (upstream, gw) = start_with(
+        GatewayBuilder::new(),
         EchoOptions::default()
             .header("Connection", "keep-alive, X-Upstream-Hop, Content-Length")
             .header("Keep-Alive", "timeout=5")
@@ -551,13 +547,7 @@ async fn upstream_hop_by_hop_headers_never_reach_the_client() {
             .header("X-Upstream-Hop", "secret")
             .header("ETag", "\"v1\""),
     )
-    .await
-    .unwrap();
-    let gw = GatewayBuilder::new()
-        .upstream(upstream.url())
-        .spawn()
-        .await
-        .unwrap();
+    .await;
     let http = gw.http();
     let request = http.build("GET", "/api/posts", &[], None, false);
     let responses = http

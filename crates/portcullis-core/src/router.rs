@@ -52,10 +52,6 @@ pub struct Resolved<'p> {
 
 impl Resolved<'_> {
     /// The exact path to forward (or to answer, for a U&P route).
-    pub fn forward_path<'a>(&'a self, canonical: &'a CanonicalPath<'_>) -> &'a str {
-        self.rewritten.as_deref().unwrap_or(canonical.as_str())
-    }
-
     pub fn into_forward_path(self, canonical: &CanonicalPath<'_>) -> String {
         self.rewritten
             .unwrap_or_else(|| canonical.as_str().to_owned())

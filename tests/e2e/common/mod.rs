@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use portcullis_tests::{EchoUpstream, Gateway, GatewayBuilder, RawResponse, Received};
+use portcullis_tests::{EchoOptions, EchoUpstream, Gateway, GatewayBuilder, RawResponse, Received};
 
 /// Strapi's error envelope, byte for byte, with empty `details`.
 pub fn envelope(status: u16, name: &str, message: &str) -> String {
@@ -124,7 +124,12 @@ pub fn assert_identity(
 
 /// A fresh echo upstream and a gateway in front of it.
 pub async fn start(builder: GatewayBuilder) -> (EchoUpstream, Gateway) {
-    let upstream = EchoUpstream::start().await.unwrap();
+    start_with(builder, EchoOptions::default()).await
+}
+
+/// [`start`] with an upstream that answers as `options` say.
+pub async fn start_with(builder: GatewayBuilder, options: EchoOptions) -> (EchoUpstream, Gateway) {
+    let upstream = EchoUpstream::start_with(options).await.unwrap();
     let gateway = builder.upstream(upstream.url()).spawn().await.unwrap();
     (upstream, gateway)
 }
