@@ -94,7 +94,9 @@ pub struct RequestCtx {
     /// Set when the forwarded request carries identity headers.
     identity: Option<Subject>,
     canonical: Canonical,
-    action: Option<String>,
+    /// The action's uid (UTF-8, cut from the per-thread buffer: it is both
+    /// logged and sent upstream).
+    action: Option<Bytes>,
     auth_method: &'static str,
     subject: Option<i64>,
     role: Option<Arc<str>>,
@@ -105,6 +107,13 @@ pub struct RequestCtx {
 impl RequestCtx {
     fn request_id(&self) -> &str {
         self.request_id.to_str().unwrap_or("-")
+    }
+
+    fn action(&self) -> &str {
+        self.action
+            .as_deref()
+            .and_then(|a| std::str::from_utf8(a).ok())
+            .unwrap_or("-")
     }
 
     /// The canonical path for logs ("-" before it is known).
@@ -186,14 +195,25 @@ fn new_request_id() -> HeaderValue {
     if hex::encode_to_slice(raw, &mut hex_id).is_err() {
         return HeaderValue::from_static("-");
     }
-    HeaderValue::from_maybe_shared(carve(&hex_id)).unwrap_or_else(|_| HeaderValue::from_static("-"))
+    shared_value(&hex_id).unwrap_or_else(|| HeaderValue::from_static("-"))
 }
 
-/// Ids are cut from a per-thread buffer of `ID_CHUNK` bytes: the id and
-/// its copies (upstream request, response, log) share one allocation per
-/// 512 requests instead of making two (the id, then the shared header a
-/// first clone of a plain `Bytes` allocates). A chunk is freed when the last
-/// id cut from it is dropped.
+/// A header value cut from the per-thread buffer, if `v` is a valid one.
+fn shared_value(v: &[u8]) -> Option<HeaderValue> {
+    HeaderValue::from_maybe_shared(carve(v)).ok()
+}
+
+/// A decimal header value (`X-User-Id`, `X-Api-Token-Id`).
+fn id_value(id: i64) -> HeaderValue {
+    shared_value(itoa::Buffer::new().format(id).as_bytes()).unwrap_or_else(|| HeaderValue::from(id))
+}
+
+/// Request ids and the per-request identity values (action, role, subject
+/// id) are cut from a per-thread buffer of `ID_CHUNK` bytes: a value and its
+/// copies (upstream request, response, log) share one allocation per few
+/// hundred requests instead of one or two each (a `HeaderValue` made from a
+/// `&str` copies it; a first clone of a plain `Bytes` allocates). A chunk is
+/// freed when the last value cut from it is dropped.
 const ID_CHUNK: usize = 32 * 512;
 
 fn carve(id: &[u8]) -> Bytes {
@@ -298,7 +318,7 @@ impl ProxyHttp for Gateway {
             }
             Target::Action { action, source } => (action, source),
         };
-        ctx.action = Some(action.to_owned());
+        ctx.action = Some(carve(action.as_bytes()));
         let authorization = session
             .req_header()
             .headers
@@ -420,26 +440,24 @@ impl ProxyHttp for Gateway {
         if !ctx.client_request_id {
             headers.insert(h.request_id.clone(), ctx.request_id.clone());
         }
-        if let (Some(subject), Some(action)) = (ctx.identity, ctx.action.as_deref()) {
+        if let (Some(subject), Some(action)) = (ctx.identity, ctx.action.clone()) {
             headers.insert(
                 h.auth_method.clone(),
                 HeaderValue::from_static(ctx.auth_method),
             );
-            if let Ok(v) = HeaderValue::from_str(action) {
+            if let Ok(v) = HeaderValue::from_maybe_shared(action) {
                 headers.insert(h.action.clone(), v);
             }
             match subject {
                 Subject::User(id) => {
-                    headers.insert(h.user_id.clone(), HeaderValue::from(id));
+                    headers.insert(h.user_id.clone(), id_value(id));
                 }
                 Subject::Token(id) => {
-                    headers.insert(h.token_id.clone(), HeaderValue::from(id));
+                    headers.insert(h.token_id.clone(), id_value(id));
                 }
                 Subject::Anonymous => {}
             }
-            if let Some(role) = ctx.role.as_deref()
-                && let Ok(v) = HeaderValue::from_str(role)
-            {
+            if let Some(v) = ctx.role.as_deref().and_then(|r| shared_value(r.as_bytes())) {
                 headers.insert(h.user_role.clone(), v);
             }
         }
@@ -533,7 +551,7 @@ impl ProxyHttp for Gateway {
             request_id = ctx.request_id(),
             method = %req.method,
             path = ctx.path(req),
-            action = ctx.action.as_deref().unwrap_or("-"),
+            action = ctx.action(),
             auth = ctx.auth_method,
             subject = ctx.subject,
             role = ctx.role.as_deref().unwrap_or("-"),
@@ -576,5 +594,19 @@ mod tests {
         let b = new_request_id();
         assert_eq!(a.as_bytes()[..16], b.as_bytes()[..16]);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn identity_values_cut_from_the_buffer_are_exact() {
+        for id in [0, 7, 42, -3, i64::MAX, i64::MIN] {
+            assert_eq!(id_value(id), HeaderValue::from(id));
+        }
+        let role = shared_value(b"authenticated").unwrap();
+        let action = shared_value(b"api::post.post.find").unwrap();
+        assert_eq!(role, "authenticated");
+        assert_eq!(action, "api::post.post.find");
+        // What a `HeaderValue` may not hold is refused, not sent.
+        assert!(shared_value(b"a\r\nX-User-Id: 1").is_none());
+        assert!(shared_value(b"nul\0").is_none());
     }
 }

@@ -238,6 +238,14 @@ pub fn sanitize_response(resp: &mut ResponseHeader, reserved: &ReservedHeaders) 
     for name in doomed {
         resp.remove_header(name.as_str());
     }
+    if hop_by_hop && has_connection {
+        // Pingora writes the client connection's own `Connection` whatever
+        // the upstream said; dropping the upstream's frees its slot. Pingora
+        // sizes a parsed header map to the headers it holds, so without this
+        // the `X-Request-Id` the gateway adds fills it and Pingora's next
+        // insert (`Date`) reallocates both of the response's maps.
+        resp.remove_header(&http::header::CONNECTION);
+    }
 }
 
 #[cfg(test)]
@@ -354,20 +362,45 @@ mod tests {
         resp.append_header("ETag", "\"x\"").unwrap();
         sanitize_response(&mut resp, &reserved());
         let left: Vec<&str> = resp.headers.keys().map(|k| k.as_str()).collect();
-        assert_eq!(left.len(), 4, "{left:?}");
-        for kept in ["content-type", "connection", "content-length", "etag"] {
+        assert_eq!(left.len(), 3, "{left:?}");
+        for kept in ["content-type", "content-length", "etag"] {
             assert!(resp.headers.contains_key(kept), "{kept} removed: {left:?}");
         }
         // The case map follows the value map (Pingora writes from both).
+        // `Connection` is gone: Pingora writes its own.
         let mut wire = bytes::BytesMut::new();
         resp.header_to_h1_wire(&mut wire);
-        // `Connection` stays for Pingora to overwrite with its own value.
         assert_eq!(
             String::from_utf8_lossy(&wire),
-            "Content-Type: application/json\r\n\
-             Connection: keep-alive, X-Upstream-Hop, Content-Length\r\n\
-             ETag: \"x\"\r\nContent-Length: 11\r\n"
+            "Content-Type: application/json\r\nContent-Length: 11\r\nETag: \"x\"\r\n"
         );
+    }
+
+    #[test]
+    fn the_request_id_fits_in_the_map_pingora_parsed() {
+        // Pingora sizes a parsed response's maps to its header count; nginx
+        // sends five. The gateway's `X-Request-Id` and Pingora's own `Date`
+        // and `Connection` must then fit without reallocating.
+        let upstream = [
+            ("Server", "nginx"),
+            ("Date", "Sun, 22 Nov 2026 15:00:00 GMT"),
+            ("Content-Type", "application/json"),
+            ("Content-Length", "11"),
+            ("Connection", "keep-alive"),
+        ];
+        let mut resp = ResponseHeader::build(200, Some(upstream.len())).unwrap();
+        for (k, v) in upstream {
+            resp.append_header(k, v).unwrap();
+        }
+        let capacity = resp.headers.capacity();
+        sanitize_response(&mut resp, &reserved());
+        resp.insert_header("X-Request-Id", "abc").unwrap();
+        resp.insert_header(http::header::DATE, "Sun, 22 Nov 2026 15:00:01 GMT")
+            .unwrap();
+        resp.insert_header(http::header::CONNECTION, "keep-alive")
+            .unwrap();
+        assert_eq!(resp.headers.capacity(), capacity);
+        assert_eq!(resp.headers.len(), 6);
     }
 
     #[test]
