@@ -14,12 +14,12 @@ start_upstream
 prepare_gateway "60s"
 python3 "$LIB/util.py" jwt "$JWT_SECRET" "$USER_ID" >"$RUN/token.txt"
 N0=500
-vg=(valgrind --tool=cachegrind --cache-sim=yes --I1=32768,8,64 --D1=49152,12,64
-  --LL=33554432,16,64 --cachegrind-out-file=/dev/null)
 : >"$RUN/summary.md"
 for target in ${CACHE_TARGETS:-passthrough-mimalloc public-get jwt-get}; do
   for n in "$N0" $((N0 + PROFILE_REQUESTS)); do
     name=cachegrind-$target-$n
+    vg=(valgrind --tool=cachegrind --cache-sim=yes --I1=32768,8,64 --D1=49152,12,64
+      --LL=33554432,16,64 --cachegrind-out-file="$RUN/$name.out")
     tokens=("$RUN/token.txt") port=$GW_PORT
     case $target in
       passthrough-mimalloc)
@@ -37,6 +37,10 @@ for target in ${CACHE_TARGETS:-passthrough-mimalloc public-get jwt-get}; do
     echo "$target ($n): $(python3 "$LIB/util.py" get "$url" "$n" "${tokens[@]}")" >&2
     kill -INT "${PID_OF[$name]}"; wait "${PID_OF[$name]}" 2>/dev/null || true
   done
+  # Per function, the PROFILE_REQUESTS requests alone:
+  # cg_annotate --show=Ir,I1mr,D1mr,DLmr "$RUN/cachegrind-$target.diff"
+  cg_diff "$RUN/cachegrind-$target-$N0.out" "$RUN/cachegrind-$target-$((N0 + PROFILE_REQUESTS)).out" \
+    >"$RUN/cachegrind-$target.diff" 2>/dev/null || true
 done
 python3 - "$RUN" "$N0" "$PROFILE_REQUESTS" ${CACHE_TARGETS:-passthrough-mimalloc public-get jwt-get} <<'PY' | tee "$RUN/summary.md"
 import re, sys

@@ -142,6 +142,30 @@ struct ConnectionList {
 }
 
 fn connection_list(headers: &HeaderMap) -> ConnectionList {
+    // The usual values (none, `keep-alive`, `close`), compared whole, on a
+    // path kept small: it runs twice per request, and the general reading
+    // below is cold code.
+    let whole_option = |v: &http::HeaderValue| {
+        CONNECTION_KEEP
+            .iter()
+            .any(|k| v.as_bytes().eq_ignore_ascii_case(k.as_bytes()))
+    };
+    if headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .all(whole_option)
+    {
+        return ConnectionList {
+            only_options: true,
+            listed: Vec::new(),
+        };
+    }
+    list_connection_tokens(headers)
+}
+
+#[cold]
+#[inline(never)]
+fn list_connection_tokens(headers: &HeaderMap) -> ConnectionList {
     let mut out = ConnectionList {
         only_options: true,
         listed: Vec::new(),
@@ -159,7 +183,6 @@ fn connection_list(headers: &HeaderMap) -> ConnectionList {
         out.listed.push(token.to_ascii_lowercase());
     };
     for v in headers.get_all(http::header::CONNECTION) {
-        // The usual values (`keep-alive`, `close`), compared whole.
         if CONNECTION_KEEP
             .iter()
             .any(|k| v.as_bytes().eq_ignore_ascii_case(k.as_bytes()))
@@ -203,8 +226,8 @@ pub fn sanitize_request(headers: &mut HeaderMap, reserved: &ReservedHeaders) {
 }
 
 /// Hop-by-hop response headers that describe the upstream connection, not
-/// the client's (RFC 9110 §7.6.1). `Connection` itself is not removed here:
-/// Pingora overwrites its value with the client connection's own.
+/// the client's (RFC 9110 §7.6.1). The upstream's `Connection` goes too;
+/// Pingora writes the client connection's own.
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
