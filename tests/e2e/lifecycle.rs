@@ -153,7 +153,7 @@ async fn upstream_slower_than_read_timeout_is_504() {
         .unwrap();
         let gw = GatewayBuilder::new()
             .upstream(upstream.url())
-            .section_extra("upstream", &format!("read_timeout: \"{timeout}\""))
+            .section_extra("upstream", format!("read_timeout: \"{timeout}\""))
             .spawn()
             .await
             .unwrap();
