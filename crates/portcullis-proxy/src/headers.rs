@@ -141,19 +141,21 @@ struct ConnectionList {
     listed: Vec<String>,
 }
 
+/// A `Connection` value that is one connection option, compared whole (the
+/// usual `keep-alive` or `close`: no splitting).
+fn is_whole_option(v: &http::HeaderValue) -> bool {
+    CONNECTION_KEEP
+        .iter()
+        .any(|k| v.as_bytes().eq_ignore_ascii_case(k.as_bytes()))
+}
+
 fn connection_list(headers: &HeaderMap) -> ConnectionList {
-    // The usual values (none, `keep-alive`, `close`), compared whole, on a
-    // path kept small: it runs twice per request, and the general reading
-    // below is cold code.
-    let whole_option = |v: &http::HeaderValue| {
-        CONNECTION_KEEP
-            .iter()
-            .any(|k| v.as_bytes().eq_ignore_ascii_case(k.as_bytes()))
-    };
+    // The usual values (none, or whole options) on a path kept small: it
+    // runs twice per request, and the general reading below is cold code.
     if headers
         .get_all(http::header::CONNECTION)
         .iter()
-        .all(whole_option)
+        .all(is_whole_option)
     {
         return ConnectionList {
             only_options: true,
@@ -183,10 +185,7 @@ fn list_connection_tokens(headers: &HeaderMap) -> ConnectionList {
         out.listed.push(token.to_ascii_lowercase());
     };
     for v in headers.get_all(http::header::CONNECTION) {
-        if CONNECTION_KEEP
-            .iter()
-            .any(|k| v.as_bytes().eq_ignore_ascii_case(k.as_bytes()))
-        {
+        if is_whole_option(v) {
             continue;
         }
         let Ok(v) = v.to_str() else {
@@ -254,14 +253,15 @@ pub fn sanitize_response(resp: &mut ResponseHeader, reserved: &ReservedHeaders) 
         })
         .map(|k| k.as_str().to_owned())
         .collect();
-    if hop_by_hop && has_connection {
+    let upstream_connection = hop_by_hop && has_connection;
+    if upstream_connection {
         let listed = connection_list(&resp.headers).listed;
         doomed.extend(listed.into_iter().filter(|n| !keep_when_listed(n)));
     }
     for name in doomed {
         resp.remove_header(name.as_str());
     }
-    if hop_by_hop && has_connection {
+    if upstream_connection {
         // Pingora writes the client connection's own `Connection` whatever
         // the upstream said; dropping the upstream's frees its slot. Pingora
         // sizes a parsed header map to the headers it holds, so without this
