@@ -77,9 +77,9 @@ def main(run):
     def other(r):
         return num(r, "other_cpu_pct") or 0.0
 
-    def against(rs, base_rows):
-        """Medians of per-round rps ratios and p99 differences (ms) of the
-        runs `rs` against `base_rows`, over rounds where both were quiet."""
+    def per_round(rs, base_rows):
+        """Per-round rps ratios and p99 differences (ms) of the runs `rs`
+        against `base_rows`, over rounds where both were quiet."""
         by_round = {r["round"]: r for r in base_rows}
         ratios, p99d = [], []
         for r in rs:
@@ -87,13 +87,17 @@ def main(run):
             if b and num(b, "rps") and other(r) <= NOISY_PCT and other(b) <= NOISY_PCT:
                 ratios.append(num(r, "rps") / num(b, "rps"))
                 p99d.append((num(r, "p99_us") - num(b, "p99_us")) / 1000)
+        return ratios, p99d
+
+    def against(rs, base_rows):
+        """Medians of `per_round`."""
+        ratios, p99d = per_round(rs, base_rows)
         return med(ratios), med(p99d)
 
     used = {}
     for c, rs in meas.items():
         clean = [r for r in rs if other(r) <= NOISY_PCT]
         used[c] = clean or rs
-    base_by_round = {r["round"]: r for r in meas.get(BASE, [])}
     jwt_by_round = {r["round"]: r for r in meas.get("jwt-get", [])}
 
     out, notes, fallback = [], [], set()
@@ -116,12 +120,7 @@ def main(run):
         sockerr = sum(int(r["sockerr"]) for r in rs)
         # against the passthrough: per round where both runs were quiet,
         # else (marked †) the ratio of the medians of the rounds used
-        ratios, p99d = [], []
-        for r in rs:
-            b = base_by_round.get(r["round"])
-            if b and num(b, "rps") and other(r) <= NOISY_PCT and other(b) <= NOISY_PCT:
-                ratios.append(num(r, "rps") / num(b, "rps"))
-                p99d.append((num(r, "p99_us") - num(b, "p99_us")) / 1000)
+        ratios, p99d = per_round(rs, meas.get(BASE, []))
         paired = bool(ratios)
         if not paired and BASE in used and c != BASE:
             b_rps = med(num(r, "rps") for r in used[BASE])
