@@ -10,7 +10,7 @@ start_upstream
 prepare_gateway "60s"
 python3 "$LIB/util.py" jwt "$JWT_SECRET" "$USER_ID" >"$RUN/token.txt"
 : >"$RUN/summary.md"
-for target in ${PROFILE_TARGETS:-nginx passthrough passthrough-mimalloc jwt-get jwt-get-info public-get}; do
+for target in ${PROFILE_TARGETS:-nginx passthrough passthrough-mimalloc passthrough-timeouts jwt-get jwt-get-info public-get}; do
   name=callgrind-$target
   vg=(valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$RUN/$name.out")
   tokens=("$RUN/token.txt") port=$GW_PORT what="gateway, RUST_LOG=warn, JWT GET $API_PATH"
@@ -29,6 +29,10 @@ for target in ${PROFILE_TARGETS:-nginx passthrough passthrough-mimalloc jwt-get 
     passthrough-mimalloc)
       start "$name" "$RUN" "${vg[@]}" "$PASSTHROUGH_MI" "127.0.0.1:$PTMI_PORT" "127.0.0.1:$UP_PORT" 1
       port=$PTMI_PORT what="bare Pingora passthrough with mimalloc, same request" ;;
+    passthrough-timeouts)
+      start "$name" "$RUN" env PASSTHROUGH_TIMEOUT_MS=30000 "${vg[@]}" "$PASSTHROUGH" \
+        "127.0.0.1:$PTTO_PORT" "127.0.0.1:$UP_PORT" 1
+      port=$PTTO_PORT what="bare Pingora passthrough arming the gateway's upstream timeouts, same request" ;;
     jwt-get) start "$name" "$GW" env RUST_LOG=warn "${vg[@]}" "$PORTCULLIS" --config gateway.yaml serve ;;
     jwt-get-info)
       start "$name" "$GW" env -u RUST_LOG "${vg[@]}" "$PORTCULLIS" --config gateway.yaml serve
