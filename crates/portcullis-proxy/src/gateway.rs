@@ -384,6 +384,7 @@ impl ProxyHttp for Gateway {
         _ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
         let s = &self.state.settings;
+        crate::timer_anchor::ensure(s.read_timeout);
         let mut peer = HttpPeer::new(s.upstream, false, String::new());
         peer.options.connection_timeout = Some(s.connect_timeout);
         peer.options.total_connection_timeout = Some(s.connect_timeout);

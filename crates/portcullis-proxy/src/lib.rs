@@ -14,6 +14,7 @@ pub mod server;
 pub mod settings;
 pub mod state;
 pub mod sync;
+pub mod timer_anchor;
 pub mod tokens;
 pub mod up;
 pub mod users;
