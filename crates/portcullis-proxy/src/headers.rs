@@ -264,9 +264,10 @@ pub fn sanitize_response(resp: &mut ResponseHeader, reserved: &ReservedHeaders) 
     if upstream_connection {
         // Pingora writes the client connection's own `Connection` whatever
         // the upstream said; dropping the upstream's frees its slot. Pingora
-        // sizes a parsed header map to the headers it holds, so without this
-        // the `X-Request-Id` the gateway adds fills it and Pingora's next
-        // insert (`Date`) reallocates both of the response's maps.
+        // sizes a parsed header map's index table to the headers it holds,
+        // so without this the `X-Request-Id` the gateway adds fills it and
+        // Pingora's next insert (`Date`) rehashes both of the response's
+        // maps into tables twice the size.
         resp.remove_header(&http::header::CONNECTION);
     }
 }
@@ -401,9 +402,13 @@ mod tests {
 
     #[test]
     fn the_request_id_fits_in_the_map_pingora_parsed() {
-        // Pingora sizes a parsed response's maps to its header count; nginx
-        // sends five. The gateway's `X-Request-Id` and Pingora's own `Date`
-        // and `Connection` must then fit without reallocating.
+        // Pingora sizes a parsed response's maps to its header count (nginx
+        // sends five) and hands the filters a clone, whose entry vectors
+        // are exactly full. Adding `X-Request-Id` then grows those vectors
+        // once whatever we do; what the upstream's `Connection` removal
+        // spares is the index table: with six headers in a table sized for
+        // five, Pingora's replacement of `Date` (`HeaderMap` reserves
+        // before it looks) would rehash both maps.
         let upstream = [
             ("Server", "nginx"),
             ("Date", "Sun, 22 Nov 2026 15:00:00 GMT"),
@@ -411,10 +416,11 @@ mod tests {
             ("Content-Length", "11"),
             ("Connection", "keep-alive"),
         ];
-        let mut resp = ResponseHeader::build(200, Some(upstream.len())).unwrap();
+        let mut parsed = ResponseHeader::build(200, Some(upstream.len())).unwrap();
         for (k, v) in upstream {
-            resp.append_header(k, v).unwrap();
+            parsed.append_header(k, v).unwrap();
         }
+        let mut resp = parsed.clone();
         let capacity = resp.headers.capacity();
         sanitize_response(&mut resp, &reserved());
         resp.insert_header("X-Request-Id", "abc").unwrap();
