@@ -30,7 +30,7 @@ for target in ${PROFILE_TARGETS:-nginx passthrough passthrough-mimalloc passthro
       start "$name" "$RUN" "${vg[@]}" "$PASSTHROUGH_MI" "127.0.0.1:$PTMI_PORT" "127.0.0.1:$UP_PORT" 1
       port=$PTMI_PORT what="bare Pingora passthrough with mimalloc, same request" ;;
     passthrough-timeouts)
-      start "$name" "$RUN" env PASSTHROUGH_TIMEOUT_MS=30000 "${vg[@]}" "$PASSTHROUGH" \
+      start "$name" "$RUN" env PASSTHROUGH_TIMEOUT_MS="$PT_TIMEOUT_MS" "${vg[@]}" "$PASSTHROUGH" \
         "127.0.0.1:$PTTO_PORT" "127.0.0.1:$UP_PORT" 1
       port=$PTTO_PORT what="bare Pingora passthrough arming the gateway's upstream timeouts, same request" ;;
     jwt-get) start "$name" "$GW" env RUST_LOG=warn "${vg[@]}" "$PORTCULLIS" --config gateway.yaml serve ;;

@@ -7,11 +7,8 @@
 # request; this does. Uses scripts/bench's helpers and variables.
 command -v perf >/dev/null || { echo "perf is missing (apt-get install -y linux-perf)" >&2; exit 2; }
 start_upstream
-start passthrough "$RUN" "$PASSTHROUGH" "127.0.0.1:$PT_PORT" "127.0.0.1:$UP_PORT" 1
-wait_status "http://127.0.0.1:$PT_PORT$API_PATH" 200
-start passthrough-timeouts "$RUN" env PASSTHROUGH_TIMEOUT_MS=30000 "$PASSTHROUGH" \
-  "127.0.0.1:$PTTO_PORT" "127.0.0.1:$UP_PORT" 1
-wait_status "http://127.0.0.1:$PTTO_PORT$API_PATH" 200
+start_passthrough passthrough
+start_passthrough passthrough-timeouts
 prepare_gateway "60s"
 start_gateway gateway gateway.yaml "$GW_PORT" warn
 : >"$RUN/summary.md"
@@ -31,7 +28,6 @@ for c in ${SYSCALL_CASES:-passthrough-anon public-get passthrough passthrough-ti
   wrk_bg "$out" "$CONNS_OF" "$DURATION" "$URL" "${ENVS[@]}" "${HDR[@]}"
   wait $! || true
   wait "${PERF_PIDS[@]}" 2>/dev/null || true
-  PERF_PIDS=()
   requests=$(cut -f2 "$out")
   python3 - "$RUN" "$c" "$PROXY" "$requests" >>"$RUN/summary.md" <<'PY'
 import sys
